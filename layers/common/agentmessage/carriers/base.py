@@ -1,0 +1,64 @@
+"""The one interface every carrier implements, and what a send can answer."""
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundMessage:
+    """What a carrier needs to send one message; nothing else leaks in."""
+
+    message_id: str
+    org_id: str
+    from_: str
+    to: str
+    text: str
+    channel: str  # "sms" or "mms"
+    media_urls: tuple[str, ...] = ()
+    attempt: int = 1  # 1 on the first hand-over, 2 after one retryable failure, ...
+
+
+@dataclass(frozen=True, slots=True)
+class SendResult:
+    """The carrier accepted the message.
+
+    ``delivered`` is true when the carrier confirmed delivery synchronously (the sandbox does);
+    otherwise the message stays ``sent`` until a receipt arrives.
+    """
+
+    provider_message_id: str
+    delivered: bool = False
+
+
+@dataclass(slots=True)
+class CarrierError(Exception):
+    """The carrier did not accept the message."""
+
+    code: str
+    detail: str
+    retryable: bool = field(default=False)
+
+    def __str__(self) -> str:
+        return f"{self.code}: {self.detail}"
+
+
+class RetryableCarrierError(CarrierError):
+    """Nothing was sent and a later try may succeed (throttling, a carrier outage)."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(code, detail, retryable=True)
+
+
+class PermanentCarrierError(CarrierError):
+    """The message can never be sent as it is (opted out, invalid destination) or may have been."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(code, detail, retryable=False)
+
+
+class Carrier(Protocol):
+    """Hands one message to a network. Raises a ``CarrierError`` when it is not accepted."""
+
+    name: str
+
+    def send(self, message: OutboundMessage) -> SendResult: ...
