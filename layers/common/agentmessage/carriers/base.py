@@ -30,7 +30,7 @@ class SendResult:
     delivered: bool = False
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)
 class CarrierError(Exception):
     """The carrier did not accept the message."""
 

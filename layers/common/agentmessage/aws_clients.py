@@ -1,0 +1,49 @@
+"""boto3 clients, made once per container (the import and the client cost most of a cold start).
+
+Each function asks only for the clients it uses. ``AWS_ENDPOINT_URL`` (boto3's own setting)
+points them at the local stack or any AWS-compatible endpoint.
+"""
+
+from functools import cache
+from typing import TYPE_CHECKING
+
+import boto3
+from botocore.config import Config
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
+    from mypy_boto3_sqs import SQSClient
+
+# Short timeouts: a request waits for one AWS call at a time, and API Gateway gives up at 29 s.
+# Standard retries back off on throttling before the error reaches the caller as a 503.
+_CONFIG = Config(
+    connect_timeout=2,
+    read_timeout=5,
+    retries={"mode": "standard", "max_attempts": 3},
+    tcp_keepalive=True,
+)
+
+
+@cache
+def dynamodb() -> "DynamoDBClient":
+    return boto3.client("dynamodb", config=_CONFIG)
+
+
+@cache
+def sqs() -> "SQSClient":
+    return boto3.client("sqs", config=_CONFIG)
+
+
+@cache
+def scheduler() -> "EventBridgeSchedulerClient":
+    return boto3.client("scheduler", config=_CONFIG)
+
+
+@cache
+def sms_voice() -> "PinpointSMSVoiceV2Client":
+    # One attempt in all: a timed-out send may have gone out, so botocore must never resend it.
+    from agentmessage.carriers.aws import CLIENT_CONFIG  # only the dispatcher pays for this import
+
+    return boto3.client("pinpoint-sms-voice-v2", config=CLIENT_CONFIG)

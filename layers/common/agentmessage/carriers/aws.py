@@ -1,0 +1,153 @@
+"""AWS End User Messaging SMS (``pinpoint-sms-voice-v2``) behind the carrier interface.
+
+The client is injected. Build it with ``CLIENT_CONFIG``: botocore's own retries resend a request
+after a read timeout or a dropped connection, when the carrier may already have accepted the
+message, so they are turned off and the dispatcher decides what to retry.
+"""
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Final
+
+from botocore.config import Config
+from botocore.exceptions import (
+    BotoCoreError,
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ParamValidationError,
+    ProxyConnectionError,
+    ReadTimeoutError,
+)
+
+from agentmessage.carriers.base import (
+    CarrierError,
+    OutboundMessage,
+    PermanentCarrierError,
+    RetryableCarrierError,
+    SendResult,
+)
+
+if TYPE_CHECKING:
+    from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client
+    from mypy_boto3_pinpoint_sms_voice_v2.type_defs import (
+        SendMediaMessageRequestTypeDef,
+        SendTextMessageRequestTypeDef,
+    )
+
+CLIENT_CONFIG: Final = Config(
+    retries={"total_max_attempts": 1, "mode": "standard"},
+    connect_timeout=3,
+    read_timeout=10,
+)
+
+# ValidationException reasons that concern the destination number rather than the request.
+DESTINATION_VALIDATION_REASONS: Final = frozenset(
+    {
+        "CANNOT_PARSE",
+        "COUNTRY_CODE_MISMATCH",
+        "COUNTRY_NOT_ENABLED",
+        "DESTINATION_COUNTRY_BLOCKED",
+        "INTERNATIONAL_SENDING_NOT_SUPPORTED",
+        "INVALID_IDENTITY_FOR_DESTINATION_COUNTRY",
+    }
+)
+
+# The request never reached AWS: nothing was sent, a later try may succeed.
+_NOT_SENT_TRANSPORT_ERRORS: Final = (EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError)
+
+
+class EndUserMessagingCarrier:
+    """Sends SMS with SendTextMessage and MMS with SendMediaMessage.
+
+    AWS accepts the message and reports delivery later through the configuration set's event
+    destination, so a successful send is ``sent``, never ``delivered``.
+    """
+
+    name: str = "aws-end-user-messaging"
+
+    def __init__(
+        self,
+        client: "PinpointSMSVoiceV2Client",
+        origination_identity: str | None = None,
+        configuration_set_name: str | None = None,
+    ) -> None:
+        self._client = client
+        self._origination_identity = origination_identity
+        self._configuration_set_name = configuration_set_name
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        try:
+            if message.channel == "sms":
+                message_id = self._send_text(message)
+            elif message.channel == "mms":
+                message_id = self._send_media(message)
+            else:
+                raise PermanentCarrierError("CARRIER_REJECTED", f"unsupported channel {message.channel!r}")
+        except ClientError as exc:
+            raise _from_client_error(exc) from exc
+        except BotoCoreError as exc:
+            raise _from_botocore_error(exc) from exc
+        return SendResult(provider_message_id=message_id, delivered=False)
+
+    def _send_text(self, message: OutboundMessage) -> str:
+        params: SendTextMessageRequestTypeDef = {
+            "DestinationPhoneNumber": message.to,
+            "OriginationIdentity": self._origination_identity or message.from_,
+            "MessageBody": message.text,
+            "MessageType": "TRANSACTIONAL",
+            "Context": _context(message),
+        }
+        if self._configuration_set_name:
+            params["ConfigurationSetName"] = self._configuration_set_name
+        return self._client.send_text_message(**params).get("MessageId", "")
+
+    def _send_media(self, message: OutboundMessage) -> str:
+        params: SendMediaMessageRequestTypeDef = {
+            "DestinationPhoneNumber": message.to,
+            "OriginationIdentity": self._origination_identity or message.from_,
+            "MediaUrls": list(message.media_urls),
+            "Context": _context(message),
+        }
+        if message.text:
+            params["MessageBody"] = message.text
+        if self._configuration_set_name:
+            params["ConfigurationSetName"] = self._configuration_set_name
+        return self._client.send_media_message(**params).get("MessageId", "")
+
+
+def _context(message: OutboundMessage) -> dict[str, str]:
+    return {"message_id": message.message_id, "org_id": message.org_id}
+
+
+def _from_client_error(exc: ClientError) -> CarrierError:
+    """Map an AWS error response by its code and reason; the service's free text is never used."""
+    response: Mapping[str, object] = exc.response
+    code = exc.response.get("Error", {}).get("Code", "")
+    reason = response.get("Reason")
+    reason = reason if isinstance(reason, str) else ""
+    detail = f"{code}: {reason}" if reason else code or "unknown error"
+
+    if code == "ThrottlingException":
+        return RetryableCarrierError("CARRIER_THROTTLED", detail)
+    if code == "InternalServerException":
+        return RetryableCarrierError("CARRIER_UNAVAILABLE", detail)
+    if code == "ConflictException" and reason == "DESTINATION_PHONE_NUMBER_OPTED_OUT":
+        return PermanentCarrierError("DESTINATION_OPTED_OUT", detail)
+    if code == "ValidationException" and reason in DESTINATION_VALIDATION_REASONS:
+        return PermanentCarrierError("INVALID_DESTINATION", detail)
+    if code == "ServiceQuotaExceededException":
+        return PermanentCarrierError("CARRIER_QUOTA_EXCEEDED", detail)
+    return PermanentCarrierError("CARRIER_REJECTED", detail)
+
+
+def _from_botocore_error(exc: BotoCoreError) -> CarrierError:
+    """Map a client-side failure; only one that proves nothing was sent is retryable."""
+    kind = type(exc).__name__
+    if isinstance(exc, _NOT_SENT_TRANSPORT_ERRORS):
+        return RetryableCarrierError("CARRIER_UNAVAILABLE", f"{kind}: the request did not reach AWS")
+    if isinstance(exc, ParamValidationError):
+        return PermanentCarrierError("CARRIER_REJECTED", f"{kind}: the request failed parameter validation")
+    if isinstance(exc, ReadTimeoutError):
+        return PermanentCarrierError("CARRIER_OUTCOME_UNKNOWN", f"{kind}: sent, but no answer in time")
+    # A dropped connection, an unreadable answer, ...: the message may have gone out.
+    return PermanentCarrierError("CARRIER_OUTCOME_UNKNOWN", f"{kind}: AWS may have accepted the message")

@@ -1,0 +1,102 @@
+"""Creating the template's tables, queues and schedule group on an AWS-compatible endpoint, and
+resolving each function's environment (``!Ref``, ``!GetAtt``, ``!Sub``) against what was made."""
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+
+from agentmessage_local.template import FunctionSpec, load_template, resources, table_definitions
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+
+
+@dataclass
+class Stack:
+    """Physical ids by logical id: ``refs`` answers ``!Ref``, ``attributes`` answers ``!GetAtt``."""
+
+    prefix: str
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> str:
+        if isinstance(value, str | int | float):
+            return str(value)
+        if "Ref" in value:
+            return self.refs[value["Ref"]]
+        if "Fn::GetAtt" in value:
+            logical_id, attribute = value["Fn::GetAtt"]
+            return self.attributes[(logical_id, attribute)]
+        if "Fn::Sub" in value:
+            return re.sub(r"\$\{([^}]+)\}", lambda match: self._sub(match.group(1)), value["Fn::Sub"])
+        raise ValueError(f"cannot resolve {value!r} locally")
+
+    def _sub(self, name: str) -> str:
+        if "." in name:
+            logical_id, attribute = name.split(".", 1)
+            return self.attributes[(logical_id, attribute)]
+        return self.refs[name]
+
+    def environment(self, function: FunctionSpec) -> dict[str, str]:
+        return {name: self.resolve(value) for name, value in function.environment.items()}
+
+
+def _parameters(stack: Stack, template: dict[str, Any], overrides: dict[str, str]) -> None:
+    for name, spec in template.get("Parameters", {}).items():
+        stack.refs[name] = str(overrides.get(name, spec.get("Default", "")))
+    stack.refs.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"})
+    stack.refs["AWS::URLSuffix"] = "amazonaws.com"
+
+
+def create_stack(
+    session: boto3.session.Session,
+    *,
+    prefix: str = "agentmessage",
+    endpoint_url: str | None = None,
+    parameters: dict[str, str] | None = None,
+) -> Stack:
+    """Create every table, queue and schedule group of the template; returns their physical ids."""
+    template = load_template()
+    stack = Stack(prefix=prefix)
+    _parameters(stack, template, {"Stage": "dev", **(parameters or {})})
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint_url, region_name=REGION)
+    for logical_id, definition in table_definitions(template).items():
+        name = f"{prefix}-{logical_id}"
+        dynamodb.create_table(TableName=name, **definition["create"])
+        if definition["ttl"]:
+            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=definition["ttl"])
+        stack.refs[logical_id] = name
+        stack.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+    sqs = session.client("sqs", endpoint_url=endpoint_url, region_name=REGION)
+    queues = resources("AWS::SQS::Queue", template)
+    # Dead-letter queues first, so redrive policies can name them.
+    for logical_id in sorted(queues, key=lambda lid: "RedrivePolicy" in queues[lid].get("Properties", {})):
+        props = queues[logical_id].get("Properties", {})
+        attributes = {
+            key: str(props[key])
+            for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
+            if key in props
+        }
+        if "RedrivePolicy" in props:
+            policy = props["RedrivePolicy"]
+            target = stack.resolve(policy["deadLetterTargetArn"])
+            attributes["RedrivePolicy"] = (
+                f'{{"deadLetterTargetArn":"{target}","maxReceiveCount":"{policy["maxReceiveCount"]}"}}'
+            )
+        name = f"{prefix}-{logical_id}"
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        stack.refs[logical_id] = url
+        stack.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+        stack.attributes[(logical_id, "QueueName")] = name
+    scheduler = session.client("scheduler", endpoint_url=endpoint_url, region_name=REGION)
+    for logical_id in resources("AWS::Scheduler::ScheduleGroup", template):
+        name = f"{prefix}-{logical_id}"
+        scheduler.create_schedule_group(Name=name)
+        stack.refs[logical_id] = name
+        stack.attributes[(logical_id, "Arn")] = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{name}"
+    for logical_id in resources("AWS::IAM::Role", template):
+        stack.refs[logical_id] = f"{prefix}-{logical_id}"
+        stack.attributes[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{prefix}-{logical_id}"
+    return stack

@@ -1,0 +1,69 @@
+"""Integration tier: each handler called with the events AWS really sends, against moto, with
+tables, queues and the schedule group created from ``infra/template.yaml``."""
+
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from agentmessage_local.resources import Stack, create_stack
+from agentmessage_local.template import functions
+from tests.support.events import FakeLambdaContext
+
+_MODULES = {
+    "AuthorizerFunction": "functions.authorizer.app",
+    "SendMessageFunction": "functions.send.app",
+    "GetMessageFunction": "functions.get.app",
+    "CancelMessageFunction": "functions.cancel.app",
+    "DispatchFunction": "functions.dispatch.app",
+    "SweepFunction": "functions.sweep.app",
+}
+
+
+@dataclass
+class Aws:
+    stack: Stack
+    session: boto3.session.Session
+
+    def client(self, service: str) -> Any:
+        return self.session.client(service, region_name="us-east-1")  # type: ignore[call-overload]
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
+    with mock_aws():
+        session = boto3.session.Session(region_name="us-east-1")
+        stack = create_stack(session, prefix="test")
+        # Every function's environment, as the template resolves it, in one process.
+        for spec in functions().values():
+            for name, value in stack.environment(spec).items():
+                monkeypatch.setenv(name, value)
+        yield Aws(stack=stack, session=session)
+
+
+Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def _module(logical_id: str) -> ModuleType:
+    return importlib.import_module(_MODULES[logical_id])
+
+
+@pytest.fixture
+def invoke(aws: Aws) -> Callable[[str], Invoke]:
+    """``invoke("SendMessageFunction")(event)``: the function's handler, as Lambda calls it."""
+
+    def for_function(logical_id: str) -> Invoke:
+        handler = _module(logical_id).lambda_handler
+
+        def call(event: dict[str, Any]) -> dict[str, Any]:
+            result: dict[str, Any] = handler(event, FakeLambdaContext())
+            return result
+
+        return call
+
+    return for_function

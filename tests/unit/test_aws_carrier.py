@@ -1,0 +1,382 @@
+"""The AWS End User Messaging carrier: exact requests, and every error mapped to a carrier error."""
+
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
+
+import boto3
+import pytest
+from botocore.awsrequest import AWSResponse, HTTPHeaders
+from botocore.config import Config
+from botocore.exceptions import (
+    ConnectionClosedError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
+from botocore.stub import Stubber
+
+from agentmessage.carriers import Carrier, CarrierError, OutboundMessage, SendResult
+from agentmessage.carriers.aws import CLIENT_CONFIG, EndUserMessagingCarrier
+
+if TYPE_CHECKING:
+    from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client
+
+TO = "+15555550123"
+FROM = "+15555550100"
+TEXT = "Your code is 123456"
+MEDIA_URL = "s3://agentmessage-media/org_1/cat.jpg"
+CONTEXT = {"message_id": "msg_1", "org_id": "org_1"}
+
+
+def a_client(config: Config | None = None) -> "PinpointSMSVoiceV2Client":
+    return boto3.client(
+        "pinpoint-sms-voice-v2",
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+        config=config,
+    )
+
+
+def an_sms(text: str = TEXT) -> OutboundMessage:
+    return OutboundMessage(message_id="msg_1", org_id="org_1", from_=FROM, to=TO, text=text, channel="sms")
+
+
+def an_mms(text: str = TEXT) -> OutboundMessage:
+    return OutboundMessage(
+        message_id="msg_1",
+        org_id="org_1",
+        from_=FROM,
+        to=TO,
+        text=text,
+        channel="mms",
+        media_urls=(MEDIA_URL,),
+    )
+
+
+@pytest.fixture
+def client() -> "PinpointSMSVoiceV2Client":
+    return a_client()
+
+
+@pytest.fixture
+def stubber(client: "PinpointSMSVoiceV2Client") -> Iterator[Stubber]:
+    with Stubber(client) as stub:
+        yield stub
+        stub.assert_no_pending_responses()
+
+
+def test_it_is_a_carrier_with_its_name(client: "PinpointSMSVoiceV2Client") -> None:
+    carrier: Carrier = EndUserMessagingCarrier(client)
+    assert carrier.name == "aws-end-user-messaging"
+
+
+# Requests
+
+
+def test_sms_from_the_message_sender_without_a_configuration_set(
+    client: "PinpointSMSVoiceV2Client", stubber: Stubber
+) -> None:
+    # Given a carrier with neither an origination identity nor a configuration set
+    stubber.add_response(
+        "send_text_message",
+        {"MessageId": "aws-1"},
+        expected_params={
+            "DestinationPhoneNumber": TO,
+            "OriginationIdentity": FROM,
+            "MessageBody": TEXT,
+            "MessageType": "TRANSACTIONAL",
+            "Context": CONTEXT,
+        },
+    )
+
+    # When an SMS is sent
+    result = EndUserMessagingCarrier(client).send(an_sms())
+
+    # Then AWS got exactly that request, and the message is sent but not yet delivered
+    assert result == SendResult(provider_message_id="aws-1", delivered=False)
+
+
+def test_sms_from_the_configured_identity_with_a_configuration_set(
+    client: "PinpointSMSVoiceV2Client", stubber: Stubber
+) -> None:
+    stubber.add_response(
+        "send_text_message",
+        {"MessageId": "aws-2"},
+        expected_params={
+            "DestinationPhoneNumber": TO,
+            "OriginationIdentity": "pool-0123456789abcdef",
+            "MessageBody": TEXT,
+            "MessageType": "TRANSACTIONAL",
+            "Context": CONTEXT,
+            "ConfigurationSetName": "agentmessage-events",
+        },
+    )
+    carrier = EndUserMessagingCarrier(
+        client,
+        origination_identity="pool-0123456789abcdef",
+        configuration_set_name="agentmessage-events",
+    )
+
+    assert carrier.send(an_sms()) == SendResult(provider_message_id="aws-2", delivered=False)
+
+
+def test_mms_from_the_message_sender_without_a_configuration_set(
+    client: "PinpointSMSVoiceV2Client", stubber: Stubber
+) -> None:
+    stubber.add_response(
+        "send_media_message",
+        {"MessageId": "aws-3"},
+        expected_params={
+            "DestinationPhoneNumber": TO,
+            "OriginationIdentity": FROM,
+            "MessageBody": TEXT,
+            "MediaUrls": [MEDIA_URL],
+            "Context": CONTEXT,
+        },
+    )
+
+    result = EndUserMessagingCarrier(client).send(an_mms())
+
+    assert result == SendResult(provider_message_id="aws-3", delivered=False)
+
+
+def test_mms_from_the_configured_identity_with_a_configuration_set(
+    client: "PinpointSMSVoiceV2Client", stubber: Stubber
+) -> None:
+    stubber.add_response(
+        "send_media_message",
+        {"MessageId": "aws-4"},
+        expected_params={
+            "DestinationPhoneNumber": TO,
+            "OriginationIdentity": "+15555550111",
+            "MessageBody": TEXT,
+            "MediaUrls": [MEDIA_URL],
+            "Context": CONTEXT,
+            "ConfigurationSetName": "agentmessage-events",
+        },
+    )
+    carrier = EndUserMessagingCarrier(
+        client, origination_identity="+15555550111", configuration_set_name="agentmessage-events"
+    )
+
+    assert carrier.send(an_mms()) == SendResult(provider_message_id="aws-4", delivered=False)
+
+
+def test_mms_without_text_sends_only_the_media(client: "PinpointSMSVoiceV2Client", stubber: Stubber) -> None:
+    # MessageBody has a minimum length of 1, so an empty body is left out rather than rejected
+    stubber.add_response(
+        "send_media_message",
+        {"MessageId": "aws-5"},
+        expected_params={
+            "DestinationPhoneNumber": TO,
+            "OriginationIdentity": FROM,
+            "MediaUrls": [MEDIA_URL],
+            "Context": CONTEXT,
+        },
+    )
+
+    assert EndUserMessagingCarrier(client).send(an_mms(text="")).provider_message_id == "aws-5"
+
+
+def test_an_unknown_channel_is_rejected_without_a_call(
+    client: "PinpointSMSVoiceV2Client", stubber: Stubber
+) -> None:
+    message = OutboundMessage(message_id="m", org_id="o", from_=FROM, to=TO, text=TEXT, channel="fax")
+
+    with pytest.raises(CarrierError) as raised:
+        EndUserMessagingCarrier(client).send(message)
+
+    assert (raised.value.code, raised.value.retryable) == ("CARRIER_REJECTED", False)
+
+
+# AWS error responses
+
+ERROR_CASES = [
+    # error code, HTTP status, modeled fields, expected code, expected retryable
+    ("ThrottlingException", 429, None, "CARRIER_THROTTLED", True),
+    ("InternalServerException", 500, {"RequestId": "req-1"}, "CARRIER_UNAVAILABLE", True),
+    (
+        "ConflictException",
+        409,
+        {"Reason": "DESTINATION_PHONE_NUMBER_OPTED_OUT", "ResourceType": "opted-out-number"},
+        "DESTINATION_OPTED_OUT",
+        False,
+    ),
+    ("ConflictException", 409, {"Reason": "RESOURCE_NOT_ACTIVE"}, "CARRIER_REJECTED", False),
+    ("ConflictException", 409, None, "CARRIER_REJECTED", False),
+    ("ValidationException", 400, {"Reason": "CANNOT_PARSE"}, "INVALID_DESTINATION", False),
+    ("ValidationException", 400, {"Reason": "DESTINATION_COUNTRY_BLOCKED"}, "INVALID_DESTINATION", False),
+    (
+        "ValidationException",
+        400,
+        {"Reason": "INVALID_IDENTITY_FOR_DESTINATION_COUNTRY"},
+        "INVALID_DESTINATION",
+        False,
+    ),
+    ("ValidationException", 400, {"Reason": "COUNTRY_NOT_ENABLED"}, "INVALID_DESTINATION", False),
+    ("ValidationException", 400, {"Reason": "MEDIA_TYPE_NOT_SUPPORTED"}, "CARRIER_REJECTED", False),
+    ("ValidationException", 400, None, "CARRIER_REJECTED", False),
+    (
+        "ServiceQuotaExceededException",
+        402,
+        {"Reason": "MONTHLY_SPEND_LIMIT_REACHED_FOR_TEXT"},
+        "CARRIER_QUOTA_EXCEEDED",
+        False,
+    ),
+    ("AccessDeniedException", 403, {"Reason": "ACCOUNT_DISABLED"}, "CARRIER_REJECTED", False),
+    ("ResourceNotFoundException", 404, {"ResourceType": "configuration-set"}, "CARRIER_REJECTED", False),
+    ("SomethingNewException", 400, None, "CARRIER_REJECTED", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("error_code", "status", "modeled_fields", "expected_code", "expected_retryable"),
+    ERROR_CASES,
+    ids=[f"{case[0]}-{(case[2] or {}).get('Reason', 'no-reason')}" for case in ERROR_CASES],
+)
+@pytest.mark.parametrize("channel", ["sms", "mms"])
+def test_an_aws_error_becomes_a_carrier_error(
+    client: "PinpointSMSVoiceV2Client",
+    stubber: Stubber,
+    channel: str,
+    error_code: str,
+    status: int,
+    modeled_fields: dict[str, str] | None,
+    expected_code: str,
+    expected_retryable: bool,
+) -> None:
+    # Given AWS answers with an error whose message repeats the destination and the text
+    stubber.add_client_error(
+        "send_text_message" if channel == "sms" else "send_media_message",
+        service_error_code=error_code,
+        service_message=f"Cannot send '{TEXT}' to {TO}",
+        http_status_code=status,
+        modeled_fields=modeled_fields,
+    )
+    message = an_sms() if channel == "sms" else an_mms()
+
+    # When the message is sent
+    with pytest.raises(CarrierError) as raised:
+        EndUserMessagingCarrier(client).send(message)
+
+    # Then the error is mapped by code and reason, and its detail carries neither
+    error = raised.value
+    assert (error.code, error.retryable) == (expected_code, expected_retryable)
+    assert error.detail.startswith(error_code)
+    if modeled_fields and "Reason" in modeled_fields:
+        assert modeled_fields["Reason"] in error.detail
+    assert TO not in error.detail
+    assert TEXT not in error.detail
+    assert isinstance(error.__cause__, Exception)
+
+
+def test_a_reason_parsed_from_a_real_error_body_is_used(client: "PinpointSMSVoiceV2Client") -> None:
+    # Given AWS's JSON error body, parsed by botocore itself rather than built by the Stubber
+    body = (
+        b'{"__type":"ConflictException","Message":"opted out",'
+        b'"Reason":"DESTINATION_PHONE_NUMBER_OPTED_OUT","ResourceType":"opted-out-number"}'
+    )
+    headers = {"x-amzn-requestid": "req-1", "content-type": "application/x-amz-json-1.0"}
+    client.meta.events.register(
+        "before-send.pinpoint-sms-voice-v2.SendTextMessage", _answer(_Response(400, headers, body))
+    )
+
+    with pytest.raises(CarrierError) as raised:
+        EndUserMessagingCarrier(client).send(an_sms())
+
+    assert raised.value.code == "DESTINATION_OPTED_OUT"
+
+
+# Transport failures, raised where botocore's HTTP layer would raise them
+
+
+class _RawBody:
+    def __init__(self, body: bytes) -> None:
+        self._body = body
+
+    def stream(self, **_: Any) -> Iterator[bytes]:
+        yield self._body
+
+
+class _Response:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status, self.headers, self.body = status, headers, body
+
+
+def _answer(response: _Response) -> Callable[..., Any]:
+    def handler(request: Any, **_: Any) -> AWSResponse:
+        headers = HTTPHeaders()
+        for name, value in response.headers.items():
+            headers[name] = value
+        return AWSResponse(request.url, response.status, headers, _RawBody(response.body))
+
+    return handler
+
+
+def _failing_transport(error: Exception, calls: list[str]) -> Callable[..., None]:
+    def handler(request: Any, **_: Any) -> None:
+        calls.append(request.url)
+        raise error
+
+    return handler
+
+
+URL = "https://sms-voice.us-east-1.amazonaws.com/"
+TRANSPORT_CASES = [
+    (EndpointConnectionError(endpoint_url=URL), "CARRIER_UNAVAILABLE", True),
+    (ConnectTimeoutError(endpoint_url=URL), "CARRIER_UNAVAILABLE", True),
+    (ReadTimeoutError(endpoint_url=URL), "CARRIER_OUTCOME_UNKNOWN", False),
+    (ConnectionClosedError(endpoint_url=URL), "CARRIER_OUTCOME_UNKNOWN", False),
+]
+
+
+@pytest.mark.parametrize(
+    ("transport_error", "expected_code", "expected_retryable"),
+    TRANSPORT_CASES,
+    ids=[type(case[0]).__name__ for case in TRANSPORT_CASES],
+)
+@pytest.mark.parametrize("channel", ["sms", "mms"])
+def test_a_transport_failure_is_mapped_and_never_resent(
+    channel: str, transport_error: Exception, expected_code: str, expected_retryable: bool
+) -> None:
+    # Given a client built with the carrier's config, whose HTTP layer fails
+    client = a_client(CLIENT_CONFIG)
+    calls: list[str] = []
+    operation = "SendTextMessage" if channel == "sms" else "SendMediaMessage"
+    client.meta.events.register(
+        f"before-send.pinpoint-sms-voice-v2.{operation}", _failing_transport(transport_error, calls)
+    )
+    message = an_sms() if channel == "sms" else an_mms()
+
+    # When the message is sent
+    with pytest.raises(CarrierError) as raised:
+        EndUserMessagingCarrier(client).send(message)
+
+    # Then botocore made exactly one attempt, and the error says whether a retry is safe
+    assert len(calls) == 1
+    error = raised.value
+    assert (error.code, error.retryable) == (expected_code, expected_retryable)
+    assert error.__cause__ is transport_error
+    assert TO not in error.detail
+    assert URL not in error.detail
+
+
+def test_a_request_that_fails_validation_is_rejected_before_sending(
+    client: "PinpointSMSVoiceV2Client",
+) -> None:
+    # Given an empty SMS body, below MessageBody's minimum length
+    calls: list[str] = []
+    client.meta.events.register(
+        "before-send.pinpoint-sms-voice-v2.SendTextMessage",
+        _failing_transport(AssertionError("nothing should be sent"), calls),
+    )
+
+    # When it is sent, botocore refuses it locally
+    with pytest.raises(CarrierError) as raised:
+        EndUserMessagingCarrier(client).send(an_sms(text=""))
+
+    # Then nothing went out, and it can never be sent as it is
+    assert calls == []
+    assert (raised.value.code, raised.value.retryable) == ("CARRIER_REJECTED", False)
+    assert raised.value.detail.startswith("ParamValidationError")
