@@ -16,13 +16,14 @@ from agentmessage.dynamo_messages import DynamoMessageRepository
 from agentmessage.idempotency import HEADER, Idempotent, checked_key
 from agentmessage.messages import accept_message
 from agentmessage.observability import logger, metrics
-from agentmessage.requests import SendMessageRequest, parse_json_object, parse_send_request
+from agentmessage.requests import parse_json_object, parse_send_request
 from agentmessage.settings import SendSettings, load
 
 app = build_resolver()
 
 
-def accept(request: SendMessageRequest, sender: Caller, **_: Any) -> dict[str, Any]:
+def accept(payload: dict[str, Any], sender: Caller, **_: Any) -> dict[str, Any]:
+    request = parse_send_request(payload)
     settings = load(SendSettings)
     message = accept_message(
         request,
@@ -53,16 +54,14 @@ def idempotent_accept() -> Idempotent:
 def send_message() -> Response[str]:
     sender = caller(app, Scope.SEND)
     key = checked_key(app.current_event.headers.get(HEADER))
-    request = parse_send_request(parse_json_object(app.current_event.decoded_body))
+    payload = parse_json_object(app.current_event.decoded_body)
     if key is None:
-        return ok(app, HTTPStatus.ACCEPTED, accept(request, sender))
+        return ok(app, HTTPStatus.ACCEPTED, accept(payload, sender))
+    # The stored answer is returned before validation, so a retry of an accepted request is
+    # answered the same even once its scheduled_at has come closer than the 60 s minimum.
     once = idempotent_accept()
     once.register(app.lambda_context)
-    return ok(
-        app,
-        HTTPStatus.ACCEPTED,
-        once.run(sender.org_id, key, request.fingerprint(), request=request, sender=sender),
-    )
+    return ok(app, HTTPStatus.ACCEPTED, once.run(sender.org_id, key, payload, payload=payload, sender=sender))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)
