@@ -1,8 +1,15 @@
 """Shared fixtures: AWS settings that can never reach a real account, and fresh caches."""
 
+import os
 from collections.abc import Iterator
 
 import pytest
+
+# Powertools reads these when the shared logger and metrics are created, i.e. when a test module
+# first imports agentmessage.observability (at collection, before any fixture runs), as Lambda
+# has them set before the handler is imported.
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "agentmessage")
+os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AgentMessage")
 
 from agentmessage import aws_clients, settings
 

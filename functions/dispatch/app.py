@@ -24,7 +24,9 @@ from agentmessage.observability import MetricUnit, logger, metrics
 from agentmessage.repository import MessageRepository
 from agentmessage.settings import DispatchSettings, load
 
-processor = BatchProcessor(event_type=EventType.SQS)
+# A batch whose every record is retried (one throttled message, say) is still an answer, not an
+# error: report each record in batchItemFailures rather than fail the whole invocation.
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 class DispatchRequest(BaseModel):

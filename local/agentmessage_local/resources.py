@@ -42,6 +42,18 @@ class Stack:
     def environment(self, function: FunctionSpec) -> dict[str, str]:
         return {name: self.resolve(value) for name, value in function.environment.items()}
 
+    def to_json(self) -> dict[str, Any]:
+        attributes = {f"{logical_id}.{name}": value for (logical_id, name), value in self.attributes.items()}
+        return {"prefix": self.prefix, "refs": dict(self.refs), "attributes": attributes}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Stack":
+        attributes = {}
+        for key, value in data["attributes"].items():
+            logical_id, name = key.split(".", 1)
+            attributes[(logical_id, name)] = value
+        return cls(prefix=data["prefix"], refs=dict(data["refs"]), attributes=attributes)
+
 
 def _parameters(stack: Stack, template: dict[str, Any], overrides: dict[str, str]) -> None:
     for name, spec in template.get("Parameters", {}).items():
@@ -74,7 +86,7 @@ def create_stack(
     # Dead-letter queues first, so redrive policies can name them.
     for logical_id in sorted(queues, key=lambda lid: "RedrivePolicy" in queues[lid].get("Properties", {})):
         props = queues[logical_id].get("Properties", {})
-        attributes = {
+        attributes: dict[Any, str] = {  # botocore's literal attribute names
             key: str(props[key])
             for key in ("VisibilityTimeout", "MessageRetentionPeriod", "DelaySeconds")
             if key in props
@@ -99,4 +111,26 @@ def create_stack(
     for logical_id in resources("AWS::IAM::Role", template):
         stack.refs[logical_id] = f"{prefix}-{logical_id}"
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{prefix}-{logical_id}"
+    return stack
+
+
+def planned_stack(*, prefix: str = "agentmessage", parameters: dict[str, str] | None = None) -> Stack:
+    """The names ``create_stack`` would give, without creating anything (placeholders)."""
+    template = load_template()
+    stack = Stack(prefix=prefix)
+    _parameters(stack, template, {"Stage": "dev", **(parameters or {})})
+    arns = {
+        "AWS::DynamoDB::Table": "arn:aws:dynamodb:{region}:{account}:table/{name}",
+        "AWS::SQS::Queue": "arn:aws:sqs:{region}:{account}:{name}",
+        "AWS::Scheduler::ScheduleGroup": "arn:aws:scheduler:{region}:{account}:schedule-group/{name}",
+        "AWS::IAM::Role": "arn:aws:iam::{account}:role/{name}",
+    }
+    for kind, arn in arns.items():
+        for logical_id in resources(kind, template):
+            name = f"{prefix}-{logical_id}"
+            stack.refs[logical_id] = name
+            stack.attributes[(logical_id, "Arn")] = arn.format(region=REGION, account=ACCOUNT, name=name)
+            if kind == "AWS::SQS::Queue":
+                stack.refs[logical_id] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
+                stack.attributes[(logical_id, "QueueName")] = name
     return stack

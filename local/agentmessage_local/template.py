@@ -87,6 +87,8 @@ class FunctionSpec:
     environment: dict[str, Any]
     timeout: int
     events: dict[str, Any]
+    memory_size: int = 128
+    layer_dirs: tuple[Path, ...] = ()  # each layer's content, as Lambda mounts it under /opt
 
 
 def functions(template: dict[str, Any] | None = None) -> dict[str, FunctionSpec]:
@@ -105,5 +107,18 @@ def functions(template: dict[str, Any] | None = None) -> dict[str, FunctionSpec]
             environment=environment,
             timeout=int(props.get("Timeout", globals_.get("Timeout", 3))),
             events=props.get("Events", {}),
+            memory_size=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
+            layer_dirs=_layer_dirs([*globals_.get("Layers", []), *props.get("Layers", [])], template),
         )
     return specs
+
+
+def _layer_dirs(layers: list[Any], template: dict[str, Any]) -> tuple[Path, ...]:
+    """The content folder of each of the template's own layers (``!Ref`` to a LayerVersion)."""
+    own = resources("AWS::Serverless::LayerVersion", template)
+    dirs = []
+    for layer in layers:
+        logical_id = layer.get("Ref") if isinstance(layer, dict) else None
+        if logical_id in own:
+            dirs.append((TEMPLATE.parent / own[logical_id]["Properties"]["ContentUri"]).resolve())
+    return tuple(dirs)

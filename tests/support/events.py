@@ -11,7 +11,10 @@ STAGE = "dev"
 
 
 def authorizer_context(
-    org_id: str = "org_a", scopes: str = "messages:send messages:read", mode: str = "test", key_id: str = "key_1"
+    org_id: str = "org_a",
+    scopes: str = "messages:send messages:read",
+    mode: str = "test",
+    key_id: str = "key_1",
 ) -> dict[str, Any]:
     """``requestContext.authorizer`` as API Gateway fills it from the authorizer's context."""
     return {"org_id": org_id, "scopes": scopes, "key_id": key_id, "mode": mode, "principalId": key_id}
@@ -69,11 +72,15 @@ def api_event(
     }
 
 
-def send_event(body: Any = None, *, authorizer: dict[str, Any] | None = None, **kwargs: Any) -> dict[str, Any]:
+def send_event(
+    body: Any = None, *, authorizer: dict[str, Any] | None = None, **kwargs: Any
+) -> dict[str, Any]:
     return api_event("POST", "/v1/messages", body=body, authorizer=authorizer, **kwargs)
 
 
-def message_event(method: str, message_id: str, *, authorizer: dict[str, Any] | None = None) -> dict[str, Any]:
+def message_event(
+    method: str, message_id: str, *, authorizer: dict[str, Any] | None = None
+) -> dict[str, Any]:
     return api_event(
         method,
         f"/v1/messages/{message_id}",
@@ -83,7 +90,9 @@ def message_event(method: str, message_id: str, *, authorizer: dict[str, Any] | 
     )
 
 
-def authorizer_event(authorization: str | None, *, method: str = "POST", path: str = "/v1/messages") -> dict[str, Any]:
+def authorizer_event(
+    authorization: str | None, *, method: str = "POST", path: str = "/v1/messages"
+) -> dict[str, Any]:
     """A REQUEST authorizer event."""
     headers = {"Authorization": authorization} if authorization is not None else {}
     return {
@@ -112,7 +121,9 @@ def authorizer_event(authorization: str | None, *, method: str = "POST", path: s
     }
 
 
-def sqs_event(bodies: list[str], *, queue_arn: str = f"arn:aws:sqs:{REGION}:{ACCOUNT}:dispatch") -> dict[str, Any]:
+def sqs_event(
+    bodies: list[str], *, queue_arn: str = f"arn:aws:sqs:{REGION}:{ACCOUNT}:dispatch"
+) -> dict[str, Any]:
     return {
         "Records": [
             {

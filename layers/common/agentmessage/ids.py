@@ -22,4 +22,4 @@ def new_message_id() -> str:
 
 def is_message_id(candidate: str) -> bool:
     """True for a canonical lower-case UUID: anything else cannot name a message."""
-    return bool(_UUID_PATTERN.match(candidate))
+    return bool(_UUID_PATTERN.fullmatch(candidate))  # match() would accept a trailing newline

@@ -45,7 +45,8 @@ def _utc(value: datetime) -> datetime:
 class SendMessageRequest(BaseModel):
     """What a client may send. Unknown fields are refused, so a typo never passes silently."""
 
-    model_config = ConfigDict(extra="forbid", populate_by_name=True, str_strip_whitespace=False)
+    # Input uses the API names only ("from", never the Python name "from_").
+    model_config = ConfigDict(extra="forbid", populate_by_name=False, str_strip_whitespace=False)
 
     from_: str = Field(alias="from")
     to: str
@@ -62,7 +63,7 @@ class SendMessageRequest(BaseModel):
     @field_validator("from_", "to")
     @classmethod
     def _e164(cls, value: str) -> str:
-        if not E164.match(value):
+        if not E164.fullmatch(value):  # match() would let a trailing newline through
             raise ValueError("must be E.164")
         return value
 
@@ -188,7 +189,8 @@ def parse_send_request(payload: dict[str, Any]) -> SendMessageRequest:
             location = error["loc"]
             if not location:  # the one model-level check: no text at all
                 continue
-            name = _FIELD_NAMES.get(str(location[0]), str(location[0]))
+            raw = str(location[0])
+            name = raw if error["type"] == "extra_forbidden" else _FIELD_NAMES.get(raw, raw)
             details.setdefault(name, _message_for(error))
         if "text" not in payload and "body" not in payload:
             details["text"] = _TEXT_REQUIRED

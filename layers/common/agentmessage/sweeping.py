@@ -84,6 +84,11 @@ def _act(
             report.failed += failed.won
     for start in range(0, len(to_requeue), _BATCH):
         batch = to_requeue[start : start + _BATCH]
-        report.requeued += requeue.enqueue_many([(entry.org_id, entry.id) for entry in batch])
+        taken = requeue.enqueue_many([(entry.org_id, entry.id) for entry in batch])
+        report.requeued += taken
+        if taken < len(batch):
+            # The queue refused some entries without saying which: leave the whole batch due, so the
+            # next sweep offers them again (a duplicate is harmless: the claim sends once).
+            continue
         for entry in batch:
             repository.postpone(entry.org_id, entry.id, due_at=now + REQUEUE_INTERVAL)

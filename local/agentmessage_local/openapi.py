@@ -1,0 +1,237 @@
+"""The API's OpenAPI document, generated from the code with Powertools.
+
+The handlers parse their bodies themselves (no Powertools validation: it lengthens cold
+starts), so the document is built here: the three routes are registered on a
+documentation-only ``APIGatewayRestResolver`` with the real models: ``SendMessageRequest`` as
+the request body, the message as the API shows it (``Message`` less its internal fields) in the
+success envelope, and the error envelope for every status a route can answer, the statuses and
+codes taken from the domain errors each route raises. ``make openapi`` writes it to
+``docs/openapi.json``; a test fails when the two differ.
+"""
+
+import json
+from collections.abc import Iterable
+from http import HTTPStatus
+from typing import Annotated, Any, Literal
+
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver
+from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
+
+from agentmessage import errors
+from agentmessage.idempotency import HEADER as IDEMPOTENCY_HEADER
+from agentmessage.model import _INTERNAL_FIELDS, Message
+from agentmessage.requests import SendMessageRequest
+
+TITLE = "AgentMessage API"
+API_VERSION = "1"
+SECURITY_SCHEME = "bearerAuth"
+
+# The message as the API returns it: every field of the stored model but the internal ones.
+# Every field is always present in an answer, nullable ones as null.
+ApiMessage: type[BaseModel] = create_model(
+    "Message",
+    __config__=ConfigDict(populate_by_name=True, json_schema_serialization_defaults_required=True),
+    __doc__="A message, as every route returns it.",
+    **{  # type: ignore[call-overload]
+        name: (info.annotation, info)
+        for name, info in Message.model_fields.items()
+        if name not in _INTERNAL_FIELDS
+    },
+)
+
+MessageEnvelope: type[BaseModel] = create_model(
+    "MessageEnvelope",
+    __doc__="A successful answer.",
+    success=(Literal[True], ...),
+    data=(ApiMessage, ...),
+)
+
+
+def _error_classes() -> list[type[errors.AgentMessageError]]:
+    found: list[type[errors.AgentMessageError]] = [errors.AgentMessageError]
+    for cls in found:
+        found.extend(cls.__subclasses__())
+    return found
+
+
+ERROR_CODES = sorted({cls.code for cls in _error_classes()})
+
+
+class ErrorBody(BaseModel):
+    code: str = Field(json_schema_extra={"enum": list[JsonValue](ERROR_CODES)})
+    message: str
+    request_id: str = Field(description="API Gateway's request id, also the X-Request-Id header")
+    details: dict[str, str] | None = Field(
+        default=None, description="Only where it helps: for validation, each invalid field and what is wrong"
+    )
+
+
+class ErrorEnvelope(BaseModel):
+    """A failed answer, from a handler or from API Gateway itself."""
+
+    success: Literal[False]
+    error: ErrorBody
+
+
+# OpenAPI's header object has "required"; Powertools' TypedDict does not list it, but passes it on.
+_REQUEST_ID_HEADER: OpenAPIResponseHeader = {  # type: ignore[typeddict-unknown-key]
+    "description": "API Gateway's request id",
+    "required": True,
+    "schema": {"type": "string"},
+}
+_RETRY_AFTER_HEADER: OpenAPIResponseHeader = {
+    "description": "seconds to wait before retrying",
+    "schema": {"type": "string"},
+}
+
+# What each route can answer besides success: the errors it raises, and those API Gateway
+# answers for it (401 from the authorizer, 429 throttling).
+_COMMON = (errors.Unauthorized, errors.RateLimited, errors.AgentMessageError, errors.ServiceUnavailable)
+SEND_ERRORS = (
+    errors.BadRequest,
+    errors.Forbidden,
+    errors.IdempotencyInProgress,
+    errors.ValidationFailed,
+    errors.IdempotencyKeyReused,
+    *_COMMON,
+)
+GET_ERRORS = (errors.Forbidden, errors.MessageNotFound, *_COMMON)
+CANCEL_ERRORS = (errors.Forbidden, errors.MessageNotFound, errors.MessageNotCancelable, *_COMMON)
+
+
+def _responses(
+    status: HTTPStatus, description: str, raised: Iterable[type[errors.AgentMessageError]]
+) -> dict[int, OpenAPIResponse]:
+    responses: dict[int, OpenAPIResponse] = {
+        int(status): {
+            "description": description,
+            "headers": {"X-Request-Id": _REQUEST_ID_HEADER},
+            "content": {"application/json": {"model": MessageEnvelope}},
+        }
+    }
+    by_status: dict[int, list[type[errors.AgentMessageError]]] = {}
+    for cls in raised:
+        by_status.setdefault(int(cls.status), []).append(cls)
+    for code in sorted(by_status):
+        classes = by_status[code]
+        headers: dict[str, OpenAPIResponseHeader] = {"X-Request-Id": _REQUEST_ID_HEADER}
+        if any(cls.retry_after is not None for cls in classes):
+            headers["Retry-After"] = _RETRY_AFTER_HEADER
+        responses[code] = {
+            "description": "; ".join(f"{cls.code}: {cls.message}" for cls in classes),
+            "headers": headers,
+            "content": {"application/json": {"model": ErrorEnvelope}},
+        }
+    return responses
+
+
+MessageId = Annotated[str, Path(description="The message id (a UUID, version 7)")]
+
+
+def build_resolver() -> APIGatewayRestResolver:
+    """The API's routes, for documentation only: these functions are never called."""
+    app = APIGatewayRestResolver()
+    security: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
+
+    @app.post(
+        "/v1/messages",
+        summary="Send a message",
+        description=(
+            "Accepts an SMS or MMS for sending now, or at `scheduled_at` (60 seconds to 35 days ahead). "
+            "An `Idempotency-Key` makes a retry answer the first response again. Scope `messages:send`."
+        ),
+        operation_id="sendMessage",
+        tags=["messages"],
+        security=security,
+        responses=_responses(HTTPStatus.ACCEPTED, "Accepted: the message, queued", SEND_ERRORS),
+    )
+    def send_message(  # pragma: no cover - documentation only
+        message: Annotated[SendMessageRequest, Body(embed=False)],
+        idempotency_key: Annotated[
+            str | None,
+            Header(
+                alias=IDEMPOTENCY_HEADER,
+                description="Makes the send idempotent for 24 hours (1..255 printable ASCII characters)",
+            ),
+        ] = None,
+    ) -> None:
+        raise NotImplementedError
+
+    @app.get(
+        "/v1/messages/<id>",
+        summary="Get a message",
+        description="One message of the caller's org; another org's id is 404. Scope `messages:read`.",
+        operation_id="getMessage",
+        tags=["messages"],
+        security=security,
+        responses=_responses(HTTPStatus.OK, "The message", GET_ERRORS),
+    )
+    def get_message(id: MessageId) -> None:  # pragma: no cover - documentation only
+        raise NotImplementedError
+
+    @app.delete(
+        "/v1/messages/<id>",
+        summary="Cancel a scheduled message",
+        description=(
+            "Cancels a queued message before it is sent; canceling a canceled message answers it again. "
+            "Scope `messages:send`."
+        ),
+        operation_id="cancelMessage",
+        tags=["messages"],
+        security=security,
+        responses=_responses(HTTPStatus.OK, "The message, canceled", CANCEL_ERRORS),
+    )
+    def cancel_message(id: MessageId) -> None:  # pragma: no cover - documentation only
+        raise NotImplementedError
+
+    return app
+
+
+def _references(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        found = {value["$ref"].rsplit("/", 1)[-1]} if isinstance(value.get("$ref"), str) else set()
+        return found.union(*(_references(item) for item in value.values()))
+    if isinstance(value, list):
+        return set().union(*(_references(item) for item in value))
+    return set()
+
+
+def _drop_unused_schemas(document: dict[str, Any]) -> dict[str, Any]:
+    """Keep the schemas the paths use, directly or not (Powertools adds some of its own)."""
+    schemas = document["components"]["schemas"]
+    used: set[str] = set()
+    pending = _references(document["paths"])
+    while pending:
+        name = pending.pop()
+        if name not in used:
+            used.add(name)
+            pending |= _references(schemas.get(name, {}))
+    document["components"]["schemas"] = {name: schema for name, schema in schemas.items() if name in used}
+    return document
+
+
+def openapi_document() -> dict[str, Any]:
+    text = build_resolver().get_openapi_json_schema(
+        title=TITLE,
+        version=API_VERSION,
+        description=(
+            "Send SMS and MMS now or at a scheduled time, read them back, cancel a scheduled send. "
+            "Every answer is an envelope: `{success: true, data}` or `{success: false, error}`."
+        ),
+        servers=[Server(url="http://127.0.0.1:3000", description="the local stack (agentmessage local)")],
+        security_schemes={
+            SECURITY_SCHEME: HTTPBearer(
+                description="An API key: am_live_<secret> or am_test_<secret>", bearerFormat="API key"
+            )
+        },
+        security=[{SECURITY_SCHEME: []}],
+    )
+    document: dict[str, Any] = json.loads(text)
+    return _drop_unused_schemas(document)
+
+
+def openapi_json() -> str:
+    return json.dumps(openapi_document(), indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,122 @@
+"""``agentmessage invoke`` on every file in events/, as ``sam local invoke`` runs them: against the
+running stack, the sample key and message seeded there as events/README.md describes."""
+
+import json
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from agentmessage.model import Mode
+from tests.e2e.api_client import ApiClient
+from tests.e2e.local_stack import ROOT, LocalStackProcess
+from tests.support.keys import store_key
+from tests.support.messages import a_message, seed_message
+
+EVENTS = ROOT / "events"
+FUNCTION_OF = {
+    "authorizer.json": "AuthorizerFunction",
+    "send.json": "SendMessageFunction",
+    "get.json": "GetMessageFunction",
+    "cancel.json": "CancelMessageFunction",
+    "dispatch.json": "DispatchFunction",
+    "sweep.json": "SweepFunction",
+}
+SAMPLE_KEY = "am_test_SampleKeyForSamLocalInvoke0123456789abcd"
+SAMPLE_ORG = "org_sample"
+SAMPLE_MESSAGE_ID = "019e6e3d-b3a4-7c41-9d2e-4f6a8b0c1d2e"
+NO_KEY_EVENT = '{"type": "REQUEST", "headers": {}}'  # rejected before any AWS call
+
+
+def invoke(stack: LocalStackProcess, function: str, event_file: Path) -> tuple[int, Any]:
+    done = stack.cli("invoke", function, "-e", str(event_file))
+    assert done.stdout.strip(), done.stderr
+    return done.returncode, json.loads(done.stdout)
+
+
+def proxy_answer(result: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    return int(result["statusCode"]), json.loads(result["body"])
+
+
+@pytest.fixture(scope="module")
+def seeded(local_stack: LocalStackProcess) -> None:
+    """The sample key (its hash) and the sample message, queued, in the running stack."""
+    assert local_stack.state is not None
+    refs = local_stack.state["stack"]["refs"]
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=local_stack.state["endpoint_url"],
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    store_key(client, refs["ApiKeysTable"], org_id=SAMPLE_ORG, key=SAMPLE_KEY, mode=Mode.TEST)
+    seed_message(client, refs["MessagesTable"], a_message(SAMPLE_ORG, SAMPLE_MESSAGE_ID))
+
+
+def test_there_is_a_sample_event_for_every_function() -> None:
+    assert {path.name for path in EVENTS.glob("*.json")} == set(FUNCTION_OF)
+
+
+def test_every_sample_event_gets_a_good_answer(
+    local_stack: LocalStackProcess, api: ApiClient, seeded: None
+) -> None:
+    code, policy = invoke(local_stack, "AuthorizerFunction", EVENTS / "authorizer.json")
+    assert code == 0
+    assert policy["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    assert policy["context"]["org_id"] == SAMPLE_ORG
+
+    code, result = invoke(local_stack, "SendMessageFunction", EVENTS / "send.json")
+    status, body = proxy_answer(result)
+    assert (code, status, body["success"], body["data"]["status"]) == (0, 202, True, "queued")
+
+    code, result = invoke(local_stack, "GetMessageFunction", EVENTS / "get.json")
+    status, body = proxy_answer(result)
+    assert (code, status, body["data"]["id"]) == (0, 200, SAMPLE_MESSAGE_ID)
+
+    # The dispatcher sends the sample message; the gateway then shows it sent to the sample key.
+    code, result = invoke(local_stack, "DispatchFunction", EVENTS / "dispatch.json")
+    assert (code, result) == (0, {"batchItemFailures": []})
+    assert api.get(SAMPLE_KEY, SAMPLE_MESSAGE_ID).data["status"] == "delivered"
+
+    code, result = invoke(local_stack, "CancelMessageFunction", EVENTS / "cancel.json")
+    status, body = proxy_answer(result)
+    assert (code, status, body["error"]["code"]) == (0, 409, "MESSAGE_NOT_CANCELABLE")
+
+    code, report = invoke(local_stack, "SweepFunction", EVENTS / "sweep.json")
+    assert code == 0
+    assert {"pages", "requeued", "expired", "failed", "truncated_shards"} <= set(report)
+
+
+def test_a_function_error_is_printed_as_lambda_reports_it(local_stack: LocalStackProcess) -> None:
+    # No Authorization header: the authorizer raises Unauthorized, as Lambda reports an error
+    done = local_stack.cli(
+        "invoke", "AuthorizerFunction", "-e", "-", stdin='{"type": "REQUEST", "headers": {}}'
+    )
+    assert done.returncode == 1
+    error = json.loads(done.stdout)
+    assert (error["errorType"], error["errorMessage"]) == ("Unauthorized", "Unauthorized")
+    assert "Unauthorized" in done.stderr  # the function's log
+
+
+def test_without_a_running_stack_the_environment_is_placeholders(
+    local_stack: LocalStackProcess, tmp_path: Path
+) -> None:
+    done = local_stack.cli(
+        "--state-file",
+        str(tmp_path / "none.json"),
+        "invoke",
+        "AuthorizerFunction",
+        "-e",
+        "-",
+        stdin=NO_KEY_EVENT,
+    )
+    assert "no local stack running" in done.stderr
+    assert json.loads(done.stdout)["errorMessage"] == "Unauthorized"
+
+
+def test_an_unknown_function_is_refused(local_stack: LocalStackProcess) -> None:
+    done = local_stack.cli("invoke", "NoSuchFunction")
+    assert done.returncode == 2
+    assert "SendMessageFunction" in done.stderr

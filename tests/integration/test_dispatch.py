@@ -1,0 +1,442 @@
+"""The dispatch handler on SQS events, against moto: the send handler accepts, the queue carries
+``{org_id, id}``, the dispatcher claims and hands the message to the sandbox carrier."""
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from agentmessage import clock
+from agentmessage.carriers.sandbox import SANDBOX_NUMBERS
+from agentmessage.dynamo_messages import DynamoMessageRepository
+from agentmessage.model import Message, Status
+from agentmessage.observability import metrics
+from functions.dispatch import app as dispatch_app
+from tests.integration.conftest import Aws, Invoke
+from tests.support.events import authorizer_context, dispatch_body, message_event, send_event, sqs_event
+from tests.support.fakes import START, FakeClock
+
+ORG = "org_a"
+UNREACHABLE = "+15555550101"
+THROTTLED_ONCE = "+15555550102"
+NO_RECEIPT = "+15555550103"
+OPTED_OUT = "+15555550104"
+ANYONE = "+15555550199"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    # The dispatcher caches its policy per container; each test sets its own environment.
+    dispatch_app._policy.cache_clear()
+    # The shared Metrics object read its namespace when first imported, possibly at collection,
+    # before the environment fixture ran; Lambda sets the environment before any import.
+    monkeypatch.setattr(metrics, "namespace", "AgentMessage")
+    yield
+    dispatch_app._policy.cache_clear()
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock(START)
+    monkeypatch.setattr(clock, "utc_now", fake)
+    return fake
+
+
+@pytest.fixture
+def send(invoke: Callable[[str], Invoke]) -> Callable[..., dict[str, Any]]:
+    """POST /v1/messages as org_a (test key): the accepted message."""
+
+    def post(to: str = ANYONE, **fields: Any) -> dict[str, Any]:
+        body = {"from": "+15555550100", "to": to, "text": "Your code is 123456"} | fields
+        response = invoke("SendMessageFunction")(send_event(body, authorizer=authorizer_context(org_id=ORG)))
+        assert response["statusCode"] == 202, response["body"]
+        data: dict[str, Any] = json.loads(response["body"])["data"]
+        return data
+
+    return post
+
+
+@pytest.fixture
+def dispatch(invoke: Callable[[str], Invoke]) -> Callable[[dict[str, Any]], list[str]]:
+    """Run the dispatcher on an SQS event; the ids of the records it reported as failed."""
+
+    def run(event: dict[str, Any]) -> list[str]:
+        response = invoke("DispatchFunction")(event)
+        return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+    return run
+
+
+def drain(aws: Aws) -> list[str]:
+    """Every body on the dispatch queue (received and deleted), as the event source mapping would."""
+    sqs = aws.client("sqs")
+    url = aws.stack.refs["DispatchQueue"]
+    bodies: list[str] = []
+    while True:
+        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)
+        messages = received.get("Messages", [])
+        if not messages:
+            return bodies
+        for message in messages:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def stored(aws: Aws, message_id: str) -> Message:
+    repository = DynamoMessageRepository(aws.client("dynamodb"), aws.stack.refs["MessagesTable"])
+    message = repository.get(ORG, message_id)
+    assert message is not None
+    return message
+
+
+def accepted_count(message_id: str) -> int:
+    return dispatch_app._sandbox().times_accepted(message_id)
+
+
+# -- delivered --------------------------------------------------------------------------------------
+
+
+def test_an_immediate_message_is_delivered_through_the_sandbox(
+    aws: Aws,
+    invoke: Callable[[str], Invoke],
+    send: Callable[..., dict[str, Any]],
+    dispatch: Callable[[dict[str, Any]], list[str]],
+    fake_clock: FakeClock,
+) -> None:
+    # Given a message accepted now: queued, unbilled, its dispatch on the queue
+    accepted = send()
+    assert accepted["status"] == "queued"
+    assert accepted["cost"] == {"amount": "0.0000", "currency": "USD"}
+    bodies = drain(aws)
+    assert [json.loads(body) for body in bodies] == [{"org_id": ORG, "id": accepted["id"]}]
+
+    # When the queue delivers it to the dispatcher a moment later
+    fake_clock.advance(1.5)
+    failures = dispatch(sqs_event(bodies))
+
+    # Then it went to the sandbox once and is delivered, billed one part
+    assert failures == []
+    assert accepted_count(accepted["id"]) == 1
+    response = invoke("GetMessageFunction")(
+        message_event("GET", accepted["id"], authorizer=authorizer_context(org_id=ORG))
+    )
+    data = json.loads(response["body"])["data"]
+    assert data["status"] == "delivered"
+    assert data["sent_at"] == "2026-11-22T06:00:01.500Z"
+    assert data["completed_at"] == "2026-11-22T06:00:01.500Z"
+    assert data["cost"] == {"amount": "0.0079", "currency": "USD"}
+    assert (data["encoding"], data["parts"]) == ("GSM-7", 1)
+    assert data["errors"] == []
+    # The provider's id and the carrier are kept for the pipeline, never shown
+    assert not {"provider_message_id", "carrier", "attempts", "org_id", "mode"} & set(data)
+    message = stored(aws, accepted["id"])
+    assert message.provider_message_id == f"sandbox-{accepted['id']}"
+    assert message.carrier == "sandbox"
+    assert message.attempts == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "encoding", "parts", "amount"),
+    [
+        ("a" * 160, "GSM-7", 1, "0.0079"),
+        ("a" * 161, "GSM-7", 2, "0.0158"),
+        ("é" * 5 + "€" * 100, "GSM-7", 2, "0.0158"),  # € is an extension character: two septets
+        ("ж" * 71, "UCS-2", 2, "0.0158"),
+        ("😀" * 800, "UCS-2", 25, "0.1975"),  # 1600 UTF-16 units, 33 pairs a part (never split)
+    ],
+)
+def test_the_cost_is_parts_times_the_sms_price(
+    aws: Aws,
+    send: Callable[..., dict[str, Any]],
+    dispatch: Callable[[dict[str, Any]], list[str]],
+    text: str,
+    encoding: str,
+    parts: int,
+    amount: str,
+) -> None:
+    accepted = send(text=text)
+    assert (accepted["encoding"], accepted["parts"]) == (encoding, parts)
+
+    dispatch(sqs_event(drain(aws)))
+
+    message = stored(aws, accepted["id"])
+    assert message.status is Status.DELIVERED
+    assert message.to_api()["cost"] == {"amount": amount, "currency": "USD"}
+
+
+def test_mms_is_billed_at_the_mms_price(
+    aws: Aws, send: Callable[..., dict[str, Any]], dispatch: Callable[[dict[str, Any]], list[str]]
+) -> None:
+    accepted = send(channel="mms", media_urls=["https://example.com/cat.png"], text="a" * 200)
+
+    dispatch(sqs_event(drain(aws)))
+
+    message = stored(aws, accepted["id"])
+    assert message.status is Status.DELIVERED
+    assert message.parts == 2
+    assert message.to_api()["cost"] == {"amount": "0.0400", "currency": "USD"}
+    assert dispatch_app._sandbox().accepted[-1].media_urls == ("https://example.com/cat.png",)
+
+
+# -- the sandbox table ------------------------------------------------------------------------------
+
+
+def test_the_sandbox_table_is_the_one_tested_here() -> None:
+    assert set(SANDBOX_NUMBERS) == {UNREACHABLE, THROTTLED_ONCE, NO_RECEIPT, OPTED_OUT}
+
+
+@pytest.mark.parametrize(
+    ("to", "code"), [(UNREACHABLE, "DESTINATION_UNREACHABLE"), (OPTED_OUT, "DESTINATION_OPTED_OUT")]
+)
+def test_a_permanent_failure_fails_the_message_with_its_error(
+    aws: Aws,
+    send: Callable[..., dict[str, Any]],
+    dispatch: Callable[[dict[str, Any]], list[str]],
+    fake_clock: FakeClock,
+    to: str,
+    code: str,
+) -> None:
+    accepted = send(to=to)
+    fake_clock.advance(1)
+
+    failures = dispatch(sqs_event(drain(aws)))
+
+    # The record is done (retrying cannot help), the message failed with the carrier's reason
+    assert failures == []
+    assert accepted_count(accepted["id"]) == 0
+    data = stored(aws, accepted["id"]).to_api()
+    assert data["status"] == "failed"
+    assert data["errors"] == [{"code": code, "detail": SANDBOX_NUMBERS[to].error_for(1).detail}]  # type: ignore[union-attr]
+    assert data["completed_at"] == "2026-11-22T06:00:01.000Z"
+    assert data["sent_at"] is None
+    assert data["cost"]["amount"] == "0.0000"
+
+
+def test_a_retryable_failure_goes_back_to_the_queue_then_is_delivered(
+    aws: Aws,
+    send: Callable[..., dict[str, Any]],
+    dispatch: Callable[[dict[str, Any]], list[str]],
+    fake_clock: FakeClock,
+) -> None:
+    accepted = send(to=THROTTLED_ONCE)
+    event = sqs_event(drain(aws))
+
+    # When the first delivery is throttled
+    failures = dispatch(event)
+
+    # Then the record is reported failed (SQS delivers it again) and the message is queued again
+    assert failures == [event["Records"][0]["messageId"]]
+    message = stored(aws, accepted["id"])
+    assert message.status is Status.QUEUED
+    assert message.attempts == 1
+    assert message.errors == []
+    assert accepted_count(accepted["id"]) == 0
+
+    # And the redelivery sends it (attempt 2)
+    fake_clock.advance(180)
+    assert dispatch(event) == []
+    message = stored(aws, accepted["id"])
+    assert message.status is Status.DELIVERED
+    assert message.attempts == 2
+    assert message.to_api()["cost"]["amount"] == "0.0079"
+    assert accepted_count(accepted["id"]) == 1
+
+
+def test_a_send_without_receipt_stays_sent(
+    aws: Aws, send: Callable[..., dict[str, Any]], dispatch: Callable[[dict[str, Any]], list[str]]
+) -> None:
+    accepted = send(to=NO_RECEIPT)
+
+    assert dispatch(sqs_event(drain(aws))) == []
+
+    data = stored(aws, accepted["id"]).to_api()
+    assert data["status"] == "sent"
+    assert data["sent_at"] is not None
+    assert data["completed_at"] is None
+    assert data["cost"]["amount"] == "0.0079"
+    assert accepted_count(accepted["id"]) == 1
+
+
+def test_a_message_always_refused_fails_after_max_attempts(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    send: Callable[..., dict[str, Any]],
+    dispatch: Callable[[dict[str, Any]], list[str]],
+) -> None:
+    # Given a dispatcher allowed one attempt per message
+    monkeypatch.setenv("MAX_SEND_ATTEMPTS", "1")
+    accepted = send(to=THROTTLED_ONCE)
+
+    # When the only attempt is throttled
+    failures = dispatch(sqs_event(drain(aws)))
+
+    # Then the message fails with the carrier's error, and the record is not retried
+    assert failures == []
+    message = stored(aws, accepted["id"])
+    assert message.status is Status.FAILED
+    assert [error.code for error in message.errors] == ["CARRIER_THROTTLED"]
+    assert accepted_count(accepted["id"]) == 0
+
+
+# -- skipped ------------------------------------------------------------------------------------------
+
+
+def test_a_canceled_message_is_skipped(
+    aws: Aws,
+    invoke: Callable[[str], Invoke],
+    send: Callable[..., dict[str, Any]],
+    dispatch: Callable[[dict[str, Any]], list[str]],
+) -> None:
+    accepted = send()
+    canceled = invoke("CancelMessageFunction")(
+        message_event("DELETE", accepted["id"], authorizer=authorizer_context(org_id=ORG))
+    )
+    assert canceled["statusCode"] == 200
+
+    assert dispatch(sqs_event(drain(aws))) == []
+
+    assert accepted_count(accepted["id"]) == 0
+    message = stored(aws, accepted["id"])
+    assert message.status is Status.CANCELED
+    assert message.to_api()["cost"]["amount"] == "0.0000"
+
+
+def test_an_expired_message_is_skipped(
+    aws: Aws,
+    send: Callable[..., dict[str, Any]],
+    dispatch: Callable[[dict[str, Any]], list[str]],
+    fake_clock: FakeClock,
+) -> None:
+    accepted = send(valid_until="2026-11-22T06:01:00Z")
+    repository = DynamoMessageRepository(aws.client("dynamodb"), aws.stack.refs["MessagesTable"])
+    fake_clock.advance(61)
+    assert repository.expire(ORG, accepted["id"], fake_clock.now).won
+
+    assert dispatch(sqs_event(drain(aws))) == []
+
+    assert accepted_count(accepted["id"]) == 0
+    message = stored(aws, accepted["id"])
+    assert message.status is Status.EXPIRED
+    assert message.completed_at == START + timedelta(seconds=61)
+
+
+def test_a_message_past_valid_until_is_expired_by_the_dispatcher(
+    aws: Aws,
+    send: Callable[..., dict[str, Any]],
+    dispatch: Callable[[dict[str, Any]], list[str]],
+    fake_clock: FakeClock,
+) -> None:
+    # Given a message valid for 30 s whose dispatch arrives after that
+    accepted = send(valid_until="2026-11-22T06:00:30Z")
+    fake_clock.advance(30)
+
+    assert dispatch(sqs_event(drain(aws))) == []
+
+    assert accepted_count(accepted["id"]) == 0
+    data = stored(aws, accepted["id"]).to_api()
+    assert data["status"] == "expired"
+    assert data["completed_at"] == "2026-11-22T06:00:30.000Z"
+    assert data["sent_at"] is None
+    assert data["cost"]["amount"] == "0.0000"
+
+
+def test_an_already_claimed_message_is_skipped(
+    aws: Aws, send: Callable[..., dict[str, Any]], dispatch: Callable[[dict[str, Any]], list[str]]
+) -> None:
+    # Given a message claimed by another dispatcher that is still sending it
+    accepted = send()
+    repository = DynamoMessageRepository(aws.client("dynamodb"), aws.stack.refs["MessagesTable"])
+    assert repository.claim(ORG, accepted["id"], START, lease_until=START + timedelta(seconds=300)).won
+
+    assert dispatch(sqs_event(drain(aws))) == []
+
+    assert accepted_count(accepted["id"]) == 0
+    assert stored(aws, accepted["id"]).status is Status.SENDING
+
+
+def test_a_duplicate_delivery_is_skipped(
+    aws: Aws, send: Callable[..., dict[str, Any]], dispatch: Callable[[dict[str, Any]], list[str]]
+) -> None:
+    accepted = send()
+    bodies = drain(aws)
+
+    # The same body twice in one batch, then once more later
+    assert dispatch(sqs_event(bodies * 2)) == []
+    assert dispatch(sqs_event(bodies)) == []
+
+    assert accepted_count(accepted["id"]) == 1
+    assert stored(aws, accepted["id"]).attempts == 1
+
+
+def test_a_scheduled_message_is_sent_only_from_its_time(
+    aws: Aws,
+    send: Callable[..., dict[str, Any]],
+    dispatch: Callable[[dict[str, Any]], list[str]],
+    fake_clock: FakeClock,
+) -> None:
+    # Given a message scheduled for 06:05 whose dispatch arrives early
+    accepted = send(scheduled_at="2026-11-22T06:05:00Z")
+    assert drain(aws) == []  # scheduled sends go through the scheduler, not the queue
+    body = dispatch_body(ORG, accepted["id"])
+    fake_clock.set(START + timedelta(minutes=4, seconds=59))
+
+    assert dispatch(sqs_event([body])) == []
+    assert stored(aws, accepted["id"]).status is Status.QUEUED
+    assert accepted_count(accepted["id"]) == 0
+
+    # When it arrives at its time, it is sent
+    fake_clock.set(START + timedelta(minutes=5))
+    assert dispatch(sqs_event([body])) == []
+    assert stored(aws, accepted["id"]).status is Status.DELIVERED
+    assert accepted_count(accepted["id"]) == 1
+
+
+def test_a_dispatch_for_an_unknown_message_is_dropped(
+    dispatch: Callable[[dict[str, Any]], list[str]],
+) -> None:
+    assert dispatch(sqs_event([dispatch_body(ORG, "0193a6c0-0000-7000-8000-00000000dead")])) == []
+
+
+# -- batches -----------------------------------------------------------------------------------------
+
+
+def test_a_malformed_record_is_dropped_without_failing_the_batch(
+    aws: Aws, send: Callable[..., dict[str, Any]], dispatch: Callable[[dict[str, Any]], list[str]]
+) -> None:
+    accepted = send()
+    bodies = ["not json", "[]", '{"org_id": 1}', '{"id": "x"}', *drain(aws)]
+
+    assert dispatch(sqs_event(bodies)) == []
+
+    assert stored(aws, accepted["id"]).status is Status.DELIVERED
+
+
+def test_a_batch_of_ten_reports_exactly_the_retryable_record(
+    aws: Aws, send: Callable[..., dict[str, Any]], dispatch: Callable[[dict[str, Any]], list[str]]
+) -> None:
+    # Given ten messages, one of them to a number throttled on its first attempt
+    numbers = [ANYONE] * 4 + [THROTTLED_ONCE] + [ANYONE, NO_RECEIPT, UNREACHABLE, OPTED_OUT, ANYONE]
+    ids = [send(to=number)["id"] for number in numbers]
+    bodies = drain(aws)
+    assert sorted(json.loads(body)["id"] for body in bodies) == sorted(ids)
+    event = sqs_event(bodies)
+    record_for = {json.loads(record["body"])["id"]: record["messageId"] for record in event["Records"]}
+
+    failures = dispatch(event)
+
+    # Then exactly that record goes back to the queue; every other one is done
+    throttled = ids[numbers.index(THROTTLED_ONCE)]
+    assert failures == [record_for[throttled]]
+    statuses = {message_id: stored(aws, message_id).status for message_id in ids}
+    assert statuses == {
+        message_id: {
+            ANYONE: Status.DELIVERED,
+            THROTTLED_ONCE: Status.QUEUED,
+            NO_RECEIPT: Status.SENT,
+            UNREACHABLE: Status.FAILED,
+            OPTED_OUT: Status.FAILED,
+        }[number]
+        for message_id, number in zip(ids, numbers, strict=True)
+    }

@@ -1,0 +1,333 @@
+"""The sweep handler on its EventBridge schedule, against moto: lost enqueues and schedules are
+recovered, stale messages expire, stuck sends fail, and the due index is read with a bound."""
+
+import json
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import EndpointConnectionError
+
+from agentmessage import aws_clients, clock, ids
+from agentmessage.carriers.base import OutboundMessage, SendResult
+from agentmessage.dynamo_messages import DynamoMessageRepository
+from agentmessage.messages import sweep_due_at
+from agentmessage.model import Message, Status
+from agentmessage.observability import metrics
+from agentmessage.sweeping import LEASE_EXPIRED
+from functions.dispatch import app as dispatch_app
+from tests.integration.conftest import Aws, Invoke
+from tests.support.events import authorizer_context, scheduled_event, send_event, sqs_event
+from tests.support.fakes import START, FakeClock, make_message
+
+ORG = "org_a"
+
+
+@pytest.fixture(autouse=True)
+def _fresh_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    dispatch_app._policy.cache_clear()
+    # The shared Metrics object read its namespace when first imported (maybe at collection).
+    monkeypatch.setattr(metrics, "namespace", "AgentMessage")
+    yield
+    dispatch_app._policy.cache_clear()
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    fake = FakeClock(START)
+    monkeypatch.setattr(clock, "utc_now", fake)
+    return fake
+
+
+@pytest.fixture
+def send(invoke: Callable[[str], Invoke], fake_clock: FakeClock) -> Callable[..., str]:
+    """POST /v1/messages as org_a: the accepted message's id."""
+
+    def post(**fields: Any) -> str:
+        body = {"from": "+15555550100", "to": "+15555550199", "text": "Your code is 123456"} | fields
+        response = invoke("SendMessageFunction")(send_event(body, authorizer=authorizer_context(org_id=ORG)))
+        assert response["statusCode"] == 202, response["body"]
+        message_id: str = json.loads(response["body"])["data"]["id"]
+        return message_id
+
+    return post
+
+
+@pytest.fixture
+def sweep(invoke: Callable[[str], Invoke]) -> Callable[[], dict[str, Any]]:
+    def run() -> dict[str, Any]:
+        return invoke("SweepFunction")(scheduled_event())
+
+    return run
+
+
+@pytest.fixture
+def dispatch(invoke: Callable[[str], Invoke]) -> Callable[[list[str]], list[str]]:
+    def run(bodies: list[str]) -> list[str]:
+        response = invoke("DispatchFunction")(sqs_event(bodies))
+        return [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+
+    return run
+
+
+def lose(service: str, operation: str) -> None:
+    """Make every ``operation`` call of the cached client fail, as if the network dropped it."""
+    client = getattr(aws_clients, service)()
+
+    def unreachable(**_: Any) -> None:
+        raise EndpointConnectionError(endpoint_url=client.meta.endpoint_url)
+
+    client.meta.events.register(
+        f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}", unreachable
+    )
+
+
+def drain(aws: Aws) -> list[str]:
+    sqs = aws.client("sqs")
+    url = aws.stack.refs["DispatchQueue"]
+    bodies: list[str] = []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            bodies.append(message["Body"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def repository(aws: Aws) -> DynamoMessageRepository:
+    return DynamoMessageRepository(aws.client("dynamodb"), aws.stack.refs["MessagesTable"])
+
+
+def stored(aws: Aws, message_id: str) -> Message:
+    message = repository(aws).get(ORG, message_id)
+    assert message is not None
+    return message
+
+
+def ids_in(bodies: list[str]) -> list[str]:
+    return [json.loads(body)["id"] for body in bodies]
+
+
+# -- lost triggers --------------------------------------------------------------------------------
+
+
+def test_a_lost_enqueue_is_recovered_once_its_time_is_a_minute_past(
+    aws: Aws,
+    send: Callable[..., str],
+    sweep: Callable[[], dict[str, Any]],
+    dispatch: Callable[[list[str]], list[str]],
+    fake_clock: FakeClock,
+) -> None:
+    # Given an immediate message whose enqueue failed (the send still answered 202)
+    lose("sqs", "SendMessage")
+    message_id = send()
+    assert drain(aws) == []
+
+    # When the sweeper runs within the first minute, it leaves the message alone
+    fake_clock.advance(59)
+    assert sweep()["requeued"] == 0
+    assert drain(aws) == []
+
+    # Then once the minute has passed it re-enqueues it, and the dispatcher sends it
+    fake_clock.advance(2)
+    report = sweep()
+    assert report["requeued"] == 1
+    bodies = drain(aws)
+    assert ids_in(bodies) == [message_id]
+    assert dispatch(bodies) == []
+    message = stored(aws, message_id)
+    assert message.status is Status.DELIVERED
+    assert message.sent_at == START + timedelta(seconds=61)
+    assert dispatch_app._sandbox().times_accepted(message_id) == 1
+
+
+@pytest.mark.parametrize("how", ["the schedule was never created", "the schedule never fired"])
+def test_a_lost_schedule_is_recovered_a_minute_after_its_time(
+    aws: Aws,
+    send: Callable[..., str],
+    sweep: Callable[[], dict[str, Any]],
+    dispatch: Callable[[list[str]], list[str]],
+    fake_clock: FakeClock,
+    how: str,
+) -> None:
+    # Given a message scheduled for 06:05 whose schedule is lost
+    if how == "the schedule was never created":
+        lose("scheduler", "CreateSchedule")
+    message_id = send(scheduled_at="2026-11-22T06:05:00Z")
+    scheduled = START + timedelta(minutes=5)
+
+    # Sweeps up to its time plus a minute leave it alone
+    for seconds in (0, 60, 120, 180, 240, 300, 359):
+        fake_clock.set(START + timedelta(seconds=seconds))
+        assert sweep()["requeued"] == 0
+    assert drain(aws) == []
+
+    # When the sweeper runs after that minute it is recovered and sent
+    fake_clock.set(scheduled + timedelta(seconds=61))
+    assert sweep()["requeued"] == 1
+    assert dispatch(drain(aws)) == []
+    message = stored(aws, message_id)
+    assert message.status is Status.DELIVERED
+    assert message.sent_at is not None
+    assert message.sent_at - scheduled <= timedelta(minutes=2)
+
+
+def test_a_slow_first_delivery_and_the_sweepers_copy_send_once(
+    aws: Aws,
+    send: Callable[..., str],
+    sweep: Callable[[], dict[str, Any]],
+    dispatch: Callable[[list[str]], list[str]],
+    fake_clock: FakeClock,
+) -> None:
+    # Given a message whose first delivery is late: the sweeper enqueues a second copy
+    message_id = send()
+    fake_clock.advance(61)
+    assert sweep()["requeued"] == 1
+    bodies = drain(aws)
+    assert ids_in(bodies) == [message_id, message_id]
+
+    # When both copies reach the dispatcher, it sends once
+    assert dispatch(bodies) == []
+    assert dispatch_app._sandbox().times_accepted(message_id) == 1
+
+
+def test_a_requeued_message_is_postponed_not_requeued_at_the_next_sweep(
+    aws: Aws, send: Callable[..., str], sweep: Callable[[], dict[str, Any]], fake_clock: FakeClock
+) -> None:
+    lose("sqs", "SendMessage")
+    message_id = send()
+    fake_clock.advance(61)
+    assert sweep()["requeued"] == 1
+
+    # A sweep a few seconds later does not enqueue it again
+    fake_clock.advance(5)
+    assert sweep()["requeued"] == 0
+    # A minute on, still queued (that copy was lost as well), it is enqueued again
+    fake_clock.advance(60)
+    assert sweep()["requeued"] == 1
+    assert ids_in(drain(aws)) == [message_id, message_id]
+
+
+# -- expiry and leases -------------------------------------------------------------------------------
+
+
+def test_a_queued_message_past_valid_until_is_expired(
+    aws: Aws, send: Callable[..., str], sweep: Callable[[], dict[str, Any]], fake_clock: FakeClock
+) -> None:
+    # Given a message valid for 40 s whose enqueue was lost
+    lose("sqs", "SendMessage")
+    message_id = send(valid_until="2026-11-22T06:00:40Z")
+
+    fake_clock.advance(39)
+    assert sweep()["expired"] == 0
+    fake_clock.advance(1)
+    report = sweep()
+
+    assert (report["expired"], report["requeued"]) == (1, 0)
+    assert drain(aws) == []
+    data = stored(aws, message_id).to_api()
+    assert data["status"] == "expired"
+    assert data["completed_at"] == "2026-11-22T06:00:40.000Z"
+    assert data["cost"]["amount"] == "0.0000"
+    assert dispatch_app._sandbox().times_accepted(message_id) == 0
+
+
+def test_a_send_stuck_past_its_lease_is_failed_and_never_sent_again(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    send: Callable[..., str],
+    sweep: Callable[[], dict[str, Any]],
+    dispatch: Callable[[list[str]], list[str]],
+    fake_clock: FakeClock,
+) -> None:
+    # Given a dispatcher that dies after the carrier took the message, before recording it
+    sandbox = dispatch_app._sandbox()
+    accept = sandbox.send
+
+    def accept_then_die(message: OutboundMessage) -> SendResult:
+        accept(message)
+        raise TimeoutError("the Lambda timed out")
+
+    monkeypatch.setattr(sandbox, "send", accept_then_die)
+    message_id = send()
+    bodies = drain(aws)
+    assert len(dispatch(bodies)) == 1
+    monkeypatch.setattr(sandbox, "send", accept)
+    assert stored(aws, message_id).status is Status.SENDING
+
+    # When SQS delivers the record again, the message is not sent twice
+    fake_clock.advance(180)
+    assert dispatch(bodies) == []
+
+    # And the sweeper fails it once its lease (300 s) is over, not before
+    fake_clock.set(START + timedelta(seconds=299))
+    assert sweep()["failed"] == 0
+    fake_clock.set(START + timedelta(seconds=300))
+    report = sweep()
+    assert (report["failed"], report["requeued"]) == (1, 0)
+    message = stored(aws, message_id)
+    assert message.status is Status.FAILED
+    assert message.errors == [LEASE_EXPIRED]
+    assert message.to_api()["errors"] == [{"code": "SEND_OUTCOME_UNKNOWN", "detail": LEASE_EXPIRED.detail}]
+
+    # It is out of the due index: later sweeps and deliveries never touch it again
+    fake_clock.advance(3600)
+    assert sweep() == {"pages": 4, "requeued": 0, "expired": 0, "failed": 0, "truncated_shards": []}
+    assert dispatch(bodies) == []
+    assert sandbox.times_accepted(message_id) == 1
+
+
+# -- bounded reading -----------------------------------------------------------------------------------
+
+
+def test_the_sweeper_reads_the_due_index_page_by_page_with_a_bound_and_never_scans(
+    aws: Aws,
+    monkeypatch: pytest.MonkeyPatch,
+    sweep: Callable[[], dict[str, Any]],
+    fake_clock: FakeClock,
+) -> None:
+    # Given 40 queued messages whose enqueues were lost, and a sweeper allowed 2 pages of 3 per shard
+    shards, page_size, max_pages = 4, 3, 2
+    monkeypatch.setenv("SWEEP_SHARDS", str(shards))
+    monkeypatch.setenv("SWEEP_PAGE_SIZE", str(page_size))
+    monkeypatch.setenv("SWEEP_MAX_PAGES", str(max_pages))
+    store = DynamoMessageRepository(aws.client("dynamodb"), aws.stack.refs["MessagesTable"], shards)
+    messages = [make_message(ids.new_message_id(), created_at=START) for _ in range(40)]
+    for message in messages:
+        store.create(message, due_at=sweep_due_at(message))
+    # ...and delivered or canceled messages, which are not in the index at all
+    for _ in range(20):
+        done = make_message(ids.new_message_id(), created_at=START)
+        store.create(done, due_at=sweep_due_at(done))
+        store.cancel(ORG, done.id, START)
+
+    calls: Counter[str] = Counter()
+    dynamodb = aws_clients.dynamodb()
+
+    def count(event_name: str, **_: Any) -> None:
+        calls[event_name.rsplit(".", 1)[-1]] += 1
+
+    dynamodb.meta.events.register("before-call.dynamodb.*", count)
+    fake_clock.advance(61)
+
+    # When the sweeper runs
+    report = sweep()
+
+    # Then it queried at most shards x max_pages pages, never scanned, and said where it stopped
+    assert calls["Scan"] == 0
+    assert 0 < calls["Query"] <= shards * max_pages
+    assert report["pages"] == calls["Query"]
+    assert report["requeued"] <= shards * max_pages * page_size
+    assert report["truncated_shards"]
+
+    # And the next sweeps (requeued messages are postponed) get through the rest, each bounded
+    total = report["requeued"]
+    for _ in range(10):
+        calls.clear()
+        total += sweep()["requeued"]
+        assert calls["Scan"] == 0
+        assert calls["Query"] <= shards * max_pages
+    assert total == 40
+    requeued = ids_in(drain(aws))
+    assert sorted(requeued) == sorted(message.id for message in messages)

@@ -1,0 +1,367 @@
+"""In-memory stand-ins for the domain's collaborators: storage, triggers, carriers and the clock.
+
+``InMemoryMessageRepository`` has the semantics of ``DynamoMessageRepository``: every method is
+one atomic step (under one lock) whose condition is the same as the DynamoDB condition
+expression, a lost condition returns the message as it was (``ALL_OLD``), and the sparse due
+index holds exactly the ``queued`` and ``sending`` messages, ordered by ``due_at`` and read page by
+page with a ``Limit`` and a ``LastEvaluatedKey``-style token.
+"""
+
+import threading
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from agentmessage.carriers.base import CarrierError, OutboundMessage, SendResult
+from agentmessage.errors import ServiceUnavailable
+from agentmessage.model import Channel, Cost, Message, MessageError, Mode, Status
+from agentmessage.repository import DueEntry, DuePage, Transition
+
+START = datetime(2026, 11, 22, 6, 0, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """A clock that only moves when told to; call it for 'now'."""
+
+    def __init__(self, start: datetime = START) -> None:
+        self.now = start
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime:
+        self.now += timedelta(seconds=seconds)
+        return self.now
+
+    def set(self, moment: datetime) -> datetime:
+        self.now = moment
+        return self.now
+
+
+def make_message(
+    message_id: str = "0193a6c0-0000-7000-8000-000000000001",
+    *,
+    org_id: str = "org_a",
+    to: str = "+15555550199",
+    created_at: datetime = START,
+    scheduled_at: datetime | None = None,
+    valid_until: datetime | None = None,
+    channel: Channel = Channel.SMS,
+    parts: int = 1,
+    mode: Mode = Mode.TEST,
+    status: Status = Status.QUEUED,
+    attempts: int = 0,
+) -> Message:
+    """A message as ``accept_message`` stores it (GSM-7, ``parts`` parts)."""
+    return Message(
+        id=message_id,
+        org_id=org_id,
+        mode=mode,
+        from_="+15555550100",
+        to=to,
+        text="Your code is 123456",
+        channel=channel,
+        media_urls=["https://example.com/cat.png"] if channel is Channel.MMS else [],
+        scheduled_at=scheduled_at,
+        valid_until=valid_until,
+        encoding="GSM-7",
+        parts=parts,
+        created_at=created_at,
+        status=status,
+        attempts=attempts,
+    )
+
+
+@dataclass
+class _Row:
+    message: Message
+    due_shard: str | None
+    due_at: datetime | None
+
+
+_LIVE = frozenset({Status.QUEUED, Status.SENDING})
+
+
+class InMemoryMessageRepository:
+    """``MessageRepository`` in memory, with DynamoDB's conditional-write semantics."""
+
+    def __init__(self, due_shards: int = 4) -> None:
+        self._lock = threading.Lock()
+        self._rows: dict[tuple[str, str], _Row] = {}
+        self._due_shards = due_shards
+        self.calls: list[str] = []  # method names, in call order
+        self.before: dict[str, Callable[[], object]] = {}  # hooks run before a method, outside the lock
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def due_shard(self, message_id: str) -> str:
+        return str(zlib.crc32(message_id.encode()) % self._due_shards)
+
+    def _enter(self, name: str) -> None:
+        self.calls.append(name)
+        hook = self.before.get(name)
+        if hook is not None:
+            hook()
+
+    def _change(
+        self,
+        org_id: str,
+        message_id: str,
+        condition: Callable[[_Row], bool],
+        update: Callable[[_Row], None],
+    ) -> Transition:
+        with self._lock:
+            row = self._rows.get((org_id, message_id))
+            if row is None or not condition(row):
+                return Transition(won=False, message=row.message if row else None)
+            update(row)
+            if row.message.status not in _LIVE:
+                row.due_shard = None
+                row.due_at = None
+            return Transition(won=True, message=row.message)
+
+    @staticmethod
+    def _set(row: _Row, **changes: Any) -> None:
+        row.message = row.message.model_copy(update=changes)
+
+    # -- test helpers ----------------------------------------------------------------------------
+
+    def put(self, message: Message, due_at: datetime | None = None) -> None:
+        """Store a message in any status (no condition), as a test's 'given'."""
+        with self._lock:
+            live = message.status in _LIVE
+            self._rows[(message.org_id, message.id)] = _Row(
+                message=message,
+                due_shard=self.due_shard(message.id) if live else None,
+                due_at=(due_at or message.due_at) if live else None,
+            )
+
+    def peek(self, org_id: str, message_id: str) -> Message | None:
+        """The stored message, without counting as a call."""
+        with self._lock:
+            row = self._rows.get((org_id, message_id))
+            return row.message if row else None
+
+    def due_at(self, org_id: str, message_id: str) -> datetime | None:
+        with self._lock:
+            return self._rows[(org_id, message_id)].due_at
+
+    def all(self) -> list[Message]:
+        with self._lock:
+            return [row.message for row in self._rows.values()]
+
+    # -- MessageRepository -----------------------------------------------------------------------
+
+    def create(self, message: Message, due_at: datetime) -> None:
+        self._enter("create")
+        with self._lock:
+            if (message.org_id, message.id) in self._rows:
+                raise ServiceUnavailable()  # as DynamoDB's failed attribute_not_exists(id)
+            self._rows[(message.org_id, message.id)] = _Row(message, self.due_shard(message.id), due_at)
+
+    def get(self, org_id: str, message_id: str) -> Message | None:
+        self._enter("get")
+        with self._lock:
+            row = self._rows.get((org_id, message_id))
+            return row.message if row else None
+
+    def cancel(self, org_id: str, message_id: str, now: datetime) -> Transition:
+        self._enter("cancel")
+        return self._change(
+            org_id,
+            message_id,
+            lambda row: row.message.status is Status.QUEUED,
+            lambda row: self._set(row, status=Status.CANCELED, canceled_at=now, completed_at=now),
+        )
+
+    def claim(self, org_id: str, message_id: str, now: datetime, lease_until: datetime) -> Transition:
+        self._enter("claim")
+
+        def condition(row: _Row) -> bool:
+            message = row.message
+            return (
+                message.status is Status.QUEUED
+                and (message.valid_until is None or message.valid_until > now)
+                and (message.scheduled_at is None or message.scheduled_at <= now)
+            )
+
+        def update(row: _Row) -> None:
+            self._set(row, status=Status.SENDING, attempts=row.message.attempts + 1)
+            row.due_at = lease_until
+
+        return self._change(org_id, message_id, condition, update)
+
+    def expire(self, org_id: str, message_id: str, now: datetime) -> Transition:
+        self._enter("expire")
+        return self._change(
+            org_id,
+            message_id,
+            lambda row: (
+                row.message.status is Status.QUEUED
+                and row.message.valid_until is not None
+                and row.message.valid_until <= now
+            ),
+            lambda row: self._set(row, status=Status.EXPIRED, completed_at=now),
+        )
+
+    def release(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
+        self._enter("release")
+
+        def update(row: _Row) -> None:
+            self._set(row, status=Status.QUEUED)
+            row.due_at = due_at
+
+        return self._change(org_id, message_id, lambda row: row.message.status is Status.SENDING, update)
+
+    def record_sent(
+        self,
+        org_id: str,
+        message_id: str,
+        *,
+        now: datetime,
+        provider_message_id: str,
+        carrier: str,
+        cost: Decimal,
+        delivered: bool,
+    ) -> Transition:
+        self._enter("record_sent")
+        changes: dict[str, Any] = {
+            "status": Status.DELIVERED if delivered else Status.SENT,
+            "sent_at": now,
+            "provider_message_id": provider_message_id,
+            "carrier": carrier,
+            "cost": Cost(amount=Decimal(f"{cost:.4f}")),  # stored as a 4-place string
+        }
+        if delivered:
+            changes["completed_at"] = now
+        return self._change(
+            org_id,
+            message_id,
+            lambda row: row.message.status is Status.SENDING,
+            lambda row: self._set(row, **changes),
+        )
+
+    def record_failed(
+        self, org_id: str, message_id: str, *, now: datetime, errors: list[MessageError], from_status: Status
+    ) -> Transition:
+        self._enter("record_failed")
+        return self._change(
+            org_id,
+            message_id,
+            lambda row: row.message.status is from_status,
+            lambda row: self._set(row, status=Status.FAILED, completed_at=now, errors=list(errors)),
+        )
+
+    def postpone(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
+        self._enter("postpone")
+
+        def update(row: _Row) -> None:
+            row.due_at = due_at
+
+        return self._change(org_id, message_id, lambda row: row.message.status is Status.QUEUED, update)
+
+    def due(self, shard: int, now: datetime, limit: int, token: dict[str, Any] | None) -> DuePage:
+        self._enter("due")
+        with self._lock:
+            rows = sorted(
+                (
+                    (row.due_at, org_id, message_id, row)
+                    for (org_id, message_id), row in self._rows.items()
+                    if row.due_shard == str(shard) and row.due_at is not None and row.due_at <= now
+                ),
+                key=lambda entry: entry[:3],
+            )
+            if token is not None:
+                after = (token["due_at"], token["org_id"], token["id"])
+                rows = [entry for entry in rows if entry[:3] > after]
+            page = rows[:limit]
+            entries = [
+                DueEntry(
+                    org_id=org_id,
+                    id=message_id,
+                    status=row.message.status,
+                    due_at=due_at,
+                    valid_until=row.message.valid_until,
+                )
+                for due_at, org_id, message_id, row in page
+            ]
+        # Like DynamoDB: a full page carries a token even when nothing follows it.
+        next_token = None
+        if len(page) == limit:
+            last_due, last_org, last_id, _ = page[-1]
+            next_token = {"due_at": last_due, "org_id": last_org, "id": last_id}
+        return DuePage(entries=entries, next_token=next_token)
+
+
+@dataclass
+class FakeTriggers:
+    """The dispatch queue, the scheduler and the schedule remover, in memory.
+
+    ``lose``: every enqueue or schedule is accepted and silently lost. ``fail``: every enqueue or
+    schedule raises ``ServiceUnavailable``. ``capacity``: ``enqueue_many`` takes at most this many
+    entries per call (the rest are refused, as SQS reports failed batch entries).
+    """
+
+    lose: bool = False
+    fail: bool = False
+    capacity: int | None = None
+    queue: list[tuple[str, str]] = field(default_factory=list)
+    schedules: dict[str, tuple[str, datetime]] = field(default_factory=dict)
+    unscheduled: list[str] = field(default_factory=list)
+    batches: list[list[tuple[str, str]]] = field(default_factory=list)
+
+    def _deliver(self, entries: list[tuple[str, str]]) -> None:
+        if self.fail:
+            raise ServiceUnavailable()
+        if not self.lose:
+            self.queue.extend(entries)
+
+    def enqueue(self, org_id: str, message_id: str) -> None:
+        self._deliver([(org_id, message_id)])
+
+    def schedule(self, org_id: str, message_id: str, at: datetime) -> None:
+        if self.fail:
+            raise ServiceUnavailable()
+        if not self.lose:
+            self.schedules[message_id] = (org_id, at)
+
+    def unschedule(self, message_id: str) -> None:
+        if self.fail:
+            raise ServiceUnavailable()
+        self.unscheduled.append(message_id)
+        self.schedules.pop(message_id, None)
+
+    def enqueue_many(self, entries: list[tuple[str, str]]) -> int:
+        assert len(entries) <= 10, "SendMessageBatch takes at most ten entries"
+        self.batches.append(list(entries))
+        taken = entries if self.capacity is None else entries[: self.capacity]
+        self._deliver(taken)
+        return len(taken)
+
+
+class ScriptedCarrier:
+    """A carrier that answers from a script: one ``SendResult`` or ``CarrierError`` per call, the
+    last one repeated. ``on_send`` runs first, to let a test act while a send is in flight."""
+
+    name = "scripted"
+
+    def __init__(
+        self,
+        *answers: SendResult | CarrierError,
+        on_send: Callable[[OutboundMessage], None] | None = None,
+    ) -> None:
+        self._answers = list(answers) or [SendResult(provider_message_id="provider-1", delivered=True)]
+        self._on_send = on_send
+        self.sent: list[OutboundMessage] = []
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        self.sent.append(message)
+        if self._on_send is not None:
+            self._on_send(message)
+        answer = self._answers[min(len(self.sent), len(self._answers)) - 1]
+        if isinstance(answer, CarrierError):
+            raise answer
+        return answer

@@ -1,0 +1,325 @@
+"""The local gateway's API Gateway emulation, with fake functions: no sockets, no processes."""
+
+import base64
+import json
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from agentmessage_local.api_definition import load_api
+from agentmessage_local.gateway import ApiGateway
+from agentmessage_local.http_messages import HttpRequest, HttpResponse
+from agentmessage_local.request_authorizer import policy_allows
+from agentmessage_local.resources import planned_stack
+from agentmessage_local.stack_clock import StackClock
+from agentmessage_local.template import FunctionSpec, functions
+from agentmessage_local.triggers import at_time, failed_message_ids, rate_seconds
+from agentmessage_local.workers import Invocation, WorkerPool
+
+GOOD = "Bearer am_test_good"
+ALL_ROUTES = "arn:aws:execute-api:us-east-1:123456789012:agentmsg01/dev/*/*"
+Answer = Callable[[dict[str, Any]], Invocation]
+
+
+class FakeFunction:
+    def __init__(self, spec: FunctionSpec, answer: Answer) -> None:
+        self.spec = spec
+        self.answer = answer
+        self.events: list[dict[str, Any]] = []
+
+    def invoke(self, event: Any, *, request_id: str | None = None) -> Invocation:
+        self.events.append(event)
+        return self.answer(event)
+
+    def stop(self) -> None:
+        pass
+
+
+def allow(resource: str = ALL_ROUTES) -> Invocation:
+    return Invocation(
+        result={
+            "principalId": "key_1",
+            "policyDocument": {
+                "Version": "2012-10-17",
+                "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": [resource]}],
+            },
+            "context": {"org_id": "org_a", "scopes": "messages:read", "key_id": "key_1", "mode": "test"},
+        }
+    )
+
+
+def authorizer(event: dict[str, Any]) -> Invocation:
+    if event["headers"].get("Authorization") == GOOD:
+        return allow()
+    return Invocation(error={"errorType": "Unauthorized", "errorMessage": "Unauthorized"})
+
+
+def ok(_: dict[str, Any]) -> Invocation:
+    return Invocation(
+        result={
+            "statusCode": 200,
+            "multiValueHeaders": {"Content-Type": ["application/json"], "Set-Thing": ["a", "b"]},
+            "body": '{"success": true, "data": {}}',
+            "isBase64Encoded": False,
+        }
+    )
+
+
+class Stack:
+    def __init__(self, **answers: Answer) -> None:
+        self.clock = StackClock()
+        self.functions = {
+            logical_id: FakeFunction(spec, answers.get(logical_id, ok))
+            for logical_id, spec in functions().items()
+        }
+        self.functions["AuthorizerFunction"].answer = answers.get("AuthorizerFunction", authorizer)
+        self.gateway = ApiGateway(load_api(planned_stack(prefix="t")), WorkerPool(self.functions), self.clock)
+
+    def events(self, logical_id: str) -> list[dict[str, Any]]:
+        return self.functions[logical_id].events
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        authorization: str | None = GOOD,
+        query: str = "",
+        headers: tuple[tuple[str, str], ...] = (),
+        body: bytes = b"",
+    ) -> HttpResponse:
+        sent = ((("Authorization", authorization),) if authorization else ()) + headers
+        return self.gateway.handle(
+            HttpRequest(
+                method=method,
+                path=path,
+                query=query,
+                headers=sent,
+                body=body,
+                source_ip="127.0.0.1",
+                request_id=str(uuid.uuid4()),
+                received_at=self.clock.now(),
+            )
+        )
+
+
+def envelope_error(response: HttpResponse) -> tuple[int, str]:
+    body = json.loads(response.body)
+    assert body["success"] is False
+    assert (
+        body["error"]["request_id"] == response.header("x-amzn-RequestId") == response.header("X-Request-Id")
+    )
+    return response.status, body["error"]["code"]
+
+
+def test_a_request_without_the_identity_source_is_401_and_never_reaches_the_authorizer() -> None:
+    stack = Stack()
+    assert envelope_error(stack.request("GET", "/v1/messages/abc", authorization=None)) == (
+        401,
+        "UNAUTHORIZED",
+    )
+    assert stack.events("AuthorizerFunction") == []
+
+
+def test_an_unknown_route_is_404_before_any_authorizer() -> None:
+    stack = Stack()
+    for method, path in [
+        ("GET", "/v1/nothing"),
+        ("PUT", "/v1/messages"),
+        ("GET", "/dev"),
+        ("TRACE", "/v1/messages"),
+    ]:
+        response = stack.request(method, path)
+        assert envelope_error(response) == (404, "NOT_FOUND")
+        assert response.header("x-amzn-ErrorType") == "MissingAuthenticationTokenException"
+    assert stack.events("AuthorizerFunction") == []
+
+
+def test_the_authorizers_exception_unauthorized_is_401() -> None:
+    stack = Stack()
+    assert envelope_error(stack.request("GET", "/v1/messages/abc", authorization="Bearer x")) == (
+        401,
+        "UNAUTHORIZED",
+    )
+    assert len(stack.events("AuthorizerFunction")) == 1
+    assert stack.events("GetMessageFunction") == []
+
+
+def test_the_authorizer_gets_a_request_event_with_the_method_arn() -> None:
+    stack = Stack()
+    stack.request("DELETE", "/dev/v1/messages/abc", query="a=1")
+    [event] = stack.events("AuthorizerFunction")
+    assert event["type"] == "REQUEST"
+    assert (
+        event["methodArn"]
+        == "arn:aws:execute-api:us-east-1:123456789012:agentmsg01/dev/DELETE/v1/messages/abc"
+    )
+    assert (event["resource"], event["path"], event["pathParameters"]) == (
+        "/v1/messages/{id}",
+        "/v1/messages/abc",
+        {"id": "abc"},
+    )
+    assert event["queryStringParameters"] == {"a": "1"}
+
+
+def test_an_allowed_request_reaches_its_function_as_a_rest_proxy_event() -> None:
+    stack = Stack()
+    response = stack.request(
+        "GET",
+        "/v1/messages/a%20b",
+        query="x=1&x=2&y=",
+        headers=(("X-Thing", "first"), ("X-Thing", "second"), ("User-Agent", "tests")),
+    )
+    assert response.status == 200
+    [event] = stack.events("GetMessageFunction")
+    assert (event["resource"], event["path"], event["httpMethod"]) == (
+        "/v1/messages/{id}",
+        "/v1/messages/a b",
+        "GET",
+    )
+    assert event["pathParameters"] == {"id": "a b"}
+    assert event["headers"]["X-Thing"] == "second"
+    assert event["multiValueHeaders"]["X-Thing"] == ["first", "second"]
+    assert event["queryStringParameters"] == {"x": "2", "y": ""}
+    assert event["multiValueQueryStringParameters"] == {"x": ["1", "2"], "y": [""]}
+    assert (event["body"], event["isBase64Encoded"], event["stageVariables"]) == (None, False, None)
+    context = event["requestContext"]
+    assert context["requestId"] == response.header("x-amzn-RequestId")
+    assert (context["stage"], context["resourcePath"], context["httpMethod"]) == (
+        "dev",
+        "/v1/messages/{id}",
+        "GET",
+    )
+    assert context["path"] == "/dev/v1/messages/a b"
+    assert context["identity"]["sourceIp"] == "127.0.0.1"
+    assert context["identity"]["userAgent"] == "tests"
+    assert isinstance(context["requestTimeEpoch"], int)
+    assert context["authorizer"] == {
+        "org_id": "org_a",
+        "scopes": "messages:read",
+        "key_id": "key_1",
+        "mode": "test",
+        "principalId": "key_1",
+        "integrationLatency": 0,
+    }
+
+
+def test_the_stage_prefix_is_optional() -> None:
+    stack = Stack()
+    assert stack.request("POST", "/dev/v1/messages", body=b"{}").status == 200
+    assert stack.request("POST", "/v1/messages", body=b"{}").status == 200
+    assert [event["body"] for event in stack.events("SendMessageFunction")] == ["{}", "{}"]
+    assert envelope_error(stack.request("POST", "/prod/v1/messages")) == (404, "NOT_FOUND")
+
+
+def test_the_authorizer_result_is_cached_by_identity_for_its_ttl() -> None:
+    stack = Stack()
+    for path in ("/v1/messages/a", "/v1/messages/b", "/v1/messages"):
+        stack.request("GET" if path != "/v1/messages" else "POST", path)
+    assert len(stack.events("AuthorizerFunction")) == 1  # one wildcard Allow serves every route
+    stack.request("GET", "/v1/messages/a", authorization="Bearer other")
+    assert len(stack.events("AuthorizerFunction")) == 2  # another identity, another call
+    stack.clock.advance(301)  # past ReauthorizeEvery (300 s in the template)
+    stack.request("GET", "/v1/messages/a")
+    assert len(stack.events("AuthorizerFunction")) == 3
+
+
+def test_a_policy_that_does_not_allow_the_method_is_access_denied() -> None:
+    stack = Stack(AuthorizerFunction=lambda _: allow("arn:aws:execute-api:*:*:*/dev/GET/*"))
+    assert stack.request("GET", "/v1/messages/a").status == 200
+    response = stack.request("POST", "/v1/messages", body=b"{}")  # the cached policy, another method
+    assert envelope_error(response) == (403, "FORBIDDEN")
+    assert response.header("x-amzn-ErrorType") == "AccessDeniedException"
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Invocation(
+            error={"errorType": "ServiceUnavailable", "errorMessage": "service temporarily unavailable"}
+        ),
+        Invocation(
+            error={"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 10.00 seconds"}
+        ),
+        Invocation(result={"principalId": "x"}),  # no policy
+        Invocation(result="Allow"),
+    ],
+)
+def test_a_failing_authorizer_is_an_authorizer_configuration_error(answer: Invocation) -> None:
+    stack = Stack(AuthorizerFunction=lambda _: answer)
+    response = stack.request("GET", "/v1/messages/a")
+    # AUTHORIZER_CONFIGURATION_ERROR: the template's own response for it, else DEFAULT_5XX at 500.
+    assert envelope_error(response) in {(500, "INTERNAL"), (503, "SERVICE_UNAVAILABLE")}
+    assert response.header("x-amzn-ErrorType") == "AuthorizerConfigurationException"
+
+
+def test_the_functions_answer_is_mapped_back() -> None:
+    stack = Stack(
+        GetMessageFunction=lambda _: Invocation(
+            result={
+                "statusCode": 201,
+                "headers": {"X-One": "1", "Content-Type": "text/plain"},
+                "multiValueHeaders": {"X-Many": ["a", "b"]},
+                "body": base64.b64encode(b"\x00binary").decode(),
+                "isBase64Encoded": True,
+            }
+        )
+    )
+    response = stack.request("GET", "/v1/messages/a")
+    assert (response.status, response.body) == (201, b"\x00binary")
+    assert [value for name, value in response.headers if name == "X-Many"] == ["a", "b"]
+    assert response.header("X-One") == "1"
+    assert response.header("Content-Type") == "text/plain"
+    assert response.header("x-amzn-RequestId")
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        Invocation(error={"errorType": "KeyError", "errorMessage": "'x'"}),
+        Invocation(result={"statusCode": "abc", "body": ""}),
+        Invocation(result={"statusCode": 200, "body": {"not": "a string"}}),
+        Invocation(result={"statusCode": 200, "unexpected": 1}),
+        Invocation(result=None),
+    ],
+)
+def test_a_failed_or_malformed_function_answer_is_502_in_the_envelope(answer: Invocation) -> None:
+    stack = Stack(GetMessageFunction=lambda _: answer)
+    assert envelope_error(stack.request("GET", "/v1/messages/a")) == (502, "INTERNAL")
+
+
+def test_an_explicit_deny_wins_over_an_allow() -> None:
+    arn = "arn:aws:execute-api:us-east-1:123456789012:agentmsg01/dev/GET/v1/messages/a"
+    allow_all = {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": ALL_ROUTES}
+    deny_get = {"Effect": "Deny", "Action": "execute-api:*", "Resource": f"{ALL_ROUTES[:-4]}/GET/*"}
+    assert policy_allows((allow_all,), arn)
+    assert not policy_allows((allow_all, deny_get), arn)
+    assert not policy_allows(({**allow_all, "Action": "s3:GetObject"},), arn)
+    assert not policy_allows((), arn)
+
+
+def test_sqs_batch_answers_are_read_as_lambda_reads_them() -> None:
+    ids = {"a", "b"}
+    failures = {"batchItemFailures": [{"itemIdentifier": "b"}]}
+    assert failed_message_ids(Invocation(result=failures), ids, True) == {"b"}
+    assert failed_message_ids(Invocation(result={"batchItemFailures": []}), ids, True) == set()
+    assert failed_message_ids(Invocation(result=None), ids, True) == set()
+    assert (
+        failed_message_ids(Invocation(result={"batchItemFailures": [{"itemIdentifier": "zz"}]}), ids, True)
+        == ids
+    )
+    assert failed_message_ids(Invocation(result={"batchItemFailures": [{"id": "a"}]}), ids, True) == ids
+    assert failed_message_ids(Invocation(error={"errorType": "X", "errorMessage": ""}), ids, True) == ids
+    assert failed_message_ids(Invocation(result=failures), ids, False) == set()  # not reporting: all done
+
+
+def test_schedule_expressions() -> None:
+    assert at_time("at(2026-05-02T15:00:00)", "UTC") == datetime(2026, 5, 2, 15, tzinfo=UTC)
+    assert at_time("at(2026-05-02T15:00:00)", "Europe/Paris") == datetime(2026, 5, 2, 13, tzinfo=UTC)
+    assert at_time("rate(1 minute)", None) is None
+    assert rate_seconds("rate(1 minute)") == 60
+    assert rate_seconds("rate(2 hours)") == 7200
+    assert rate_seconds("cron(0 * * * ? *)") is None

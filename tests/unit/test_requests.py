@@ -1,0 +1,367 @@
+"""The send body: every field checked, one ``details`` entry per bad field, nothing else passes."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from agentmessage import clock
+from agentmessage.errors import BadRequest, ValidationFailed
+from agentmessage.model import Channel, Priority
+from agentmessage.requests import SendMessageRequest, parse_json_object, parse_send_request
+from tests.support.messages import RECIPIENT, SENDER, send_body, without
+
+NOW = datetime(2026, 11, 22, 6, 0, 0, tzinfo=UTC)
+HTTPS = "https://cdn.example.com/cat.png"
+
+
+@pytest.fixture(autouse=True)
+def frozen_clock(monkeypatch: pytest.MonkeyPatch) -> datetime:
+    monkeypatch.setattr(clock, "utc_now", lambda: NOW)
+    return NOW
+
+
+def at(delta: timedelta) -> str:
+    return clock.to_iso(NOW + delta)
+
+
+def details_of(payload: dict[str, Any]) -> dict[str, str]:
+    with pytest.raises(ValidationFailed) as failed:
+        parse_send_request(payload)
+    assert failed.value.details is not None
+    return failed.value.details
+
+
+def test_a_minimal_body_gets_the_defaults() -> None:
+    # Given from, to and text only
+    # When it is parsed
+    request = parse_send_request(send_body())
+
+    # Then the optional fields take their defaults
+    assert (request.from_, request.to, request.message_text) == (SENDER, RECIPIENT, "Your code is 123456")
+    assert (request.channel, request.priority) == (Channel.SMS, Priority.DEFAULT)
+    assert request.tag is None
+    assert request.scheduled_at is None
+    assert request.valid_until is None
+    assert request.media_urls is None
+
+
+def test_every_optional_field_is_accepted_when_valid() -> None:
+    # Given a body using every field
+    body = send_body(
+        channel="mms",
+        media_urls=[HTTPS],
+        priority="high",
+        tag="t" * 64,
+        scheduled_at=at(timedelta(hours=1)),
+        valid_until=at(timedelta(hours=2)),
+        webhook_url="https://hooks.example.com/am",
+    )
+
+    # When it is parsed
+    request = parse_send_request(body)
+
+    # Then each field is kept
+    assert (request.channel, request.media_urls, request.priority) == (Channel.MMS, [HTTPS], Priority.HIGH)
+    assert request.scheduled_at == NOW + timedelta(hours=1)
+    assert request.valid_until == NOW + timedelta(hours=2)
+    assert request.webhook_url == "https://hooks.example.com/am"
+
+
+# --- from / to: E.164 ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("number", ["+12", "+441632960961", "+" + "9" * 15])
+def test_e164_numbers_are_accepted(number: str) -> None:
+    assert parse_send_request(send_body(to=number, from_=number)).to == number
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "15555550123",  # no plus
+        "+05555550123",  # leading zero
+        "+1 555 555 0123",
+        "+1-555-555-0123",
+        "+" + "9" * 16,  # 16 digits
+        "+",
+        "+1",  # a country code alone
+        "",
+        "+1555555012a",
+        "+١٢٣٤٥٦٧",  # non-ASCII digits
+        "+15555550123\n",  # a trailing newline is not part of a number
+    ],
+)
+@pytest.mark.parametrize("field", ["to", "from"])
+def test_a_number_that_is_not_e164_is_named(field: str, number: str) -> None:
+    # Given a body whose number is not E.164
+    payload = send_body() | {field: number}
+
+    # When it is parsed
+    # Then exactly that field is named
+    assert details_of(payload) == {field: "must be E.164"}
+
+
+@pytest.mark.parametrize("field", ["to", "from"])
+def test_a_missing_number_is_required(field: str) -> None:
+    assert details_of(without(send_body(), field)) == {field: "is required"}
+
+
+@pytest.mark.parametrize("value", [15555550123, None, ["+15555550123"]])
+def test_a_number_that_is_not_a_string_is_named(value: Any) -> None:
+    assert set(details_of(send_body(to=value))) == {"to"}
+
+
+# --- text and its alias body ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("length", [1, 1600])
+@pytest.mark.parametrize("field", ["text", "body"])
+def test_text_of_1_to_1600_chars_is_accepted_under_either_name(field: str, length: int) -> None:
+    # Given a text at a bound, as text or as body
+    payload = without(send_body(), "text") | {field: "x" * length}
+
+    # When it is parsed
+    # Then it is the message's text
+    assert parse_send_request(payload).message_text == "x" * length
+
+
+@pytest.mark.parametrize("length", [0, 1601])
+@pytest.mark.parametrize("field", ["text", "body"])
+def test_text_outside_1_to_1600_chars_is_named(field: str, length: int) -> None:
+    payload = without(send_body(), "text") | {field: "x" * length}
+    assert details_of(payload) == {field: "must be 1..1600 chars"}
+
+
+def test_length_counts_characters_not_bytes() -> None:
+    # 1600 emoji are 1600 characters (6400 bytes of UTF-8)
+    assert len(parse_send_request(send_body(text="😀" * 1600)).message_text) == 1600
+
+
+def test_text_and_body_together_are_refused() -> None:
+    assert details_of(send_body(body="also")) == {"body": "give text or body, not both"}
+
+
+def test_without_text_or_body_text_is_required() -> None:
+    assert details_of(without(send_body(), "text")) == {"text": "is required (text, or its alias body)"}
+
+
+def test_text_must_be_a_string() -> None:
+    assert set(details_of(send_body(text=12345))) == {"text"}
+
+
+# --- channel, priority, tag -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("channel", ["fax", "SMS", "", 1])
+def test_an_unknown_channel_is_named(channel: Any) -> None:
+    assert set(details_of(send_body(channel=channel))) == {"channel"}
+
+
+@pytest.mark.parametrize("priority", ["urgent", "HIGH", "", None])
+def test_an_unknown_priority_is_named(priority: Any) -> None:
+    assert set(details_of(send_body(priority=priority))) == {"priority"}
+
+
+@pytest.mark.parametrize("tag", ["t", "t" * 64, None])
+def test_a_tag_of_1_to_64_chars_or_null_is_accepted(tag: str | None) -> None:
+    assert parse_send_request(send_body(tag=tag)).tag == tag
+
+
+@pytest.mark.parametrize("tag", ["", "t" * 65])
+def test_a_tag_outside_1_to_64_chars_is_named(tag: str) -> None:
+    assert details_of(send_body(tag=tag)) == {"tag": "must be 1..64 chars"}
+
+
+# --- scheduled_at: 60 s .. 35 days ahead ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "delta", [timedelta(seconds=60), timedelta(hours=1), timedelta(days=35)], ids=["60s", "1h", "35d"]
+)
+def test_scheduled_at_within_the_window_is_accepted(delta: timedelta) -> None:
+    assert parse_send_request(send_body(scheduled_at=at(delta))).scheduled_at == NOW + delta
+
+
+@pytest.mark.parametrize(
+    "delta",
+    [timedelta(seconds=59), timedelta(0), timedelta(minutes=-5), timedelta(days=35, seconds=1)],
+    ids=["59s", "now", "past", "35d+1s"],
+)
+def test_scheduled_at_outside_the_window_is_named(delta: timedelta) -> None:
+    assert details_of(send_body(scheduled_at=at(delta))) == {
+        "scheduled_at": "must be 60 seconds to 35 days in the future"
+    }
+
+
+def test_scheduled_at_in_another_timezone_is_kept_as_utc() -> None:
+    # Given 09:00 at +02:00, which is 07:00 UTC
+    request = parse_send_request(send_body(scheduled_at="2026-11-22T09:00:00+02:00"))
+
+    # Then it is one hour from now, in UTC
+    assert request.scheduled_at == NOW + timedelta(hours=1)
+    assert request.scheduled_at is not None
+    assert request.scheduled_at.utcoffset() == timedelta(0)
+
+
+@pytest.mark.parametrize("value", ["2026-11-22T07:00:00", "tomorrow", "", "2026-13-01T00:00:00Z"])
+def test_scheduled_at_without_timezone_or_unreadable_is_named(value: str) -> None:
+    assert set(details_of(send_body(scheduled_at=value))) == {"scheduled_at"}
+
+
+# --- valid_until ----------------------------------------------------------------------------------
+
+
+def test_valid_until_later_than_now_is_accepted() -> None:
+    assert parse_send_request(send_body(valid_until=at(timedelta(minutes=5)))).valid_until == NOW + timedelta(
+        minutes=5
+    )
+
+
+@pytest.mark.parametrize("delta", [timedelta(0), timedelta(minutes=-1)], ids=["now", "past"])
+def test_valid_until_not_after_now_is_named(delta: timedelta) -> None:
+    assert set(details_of(send_body(valid_until=at(delta)))) == {"valid_until"}
+
+
+def test_valid_until_must_be_after_scheduled_at() -> None:
+    # Given a send scheduled in two hours that is only valid for one
+    payload = send_body(scheduled_at=at(timedelta(hours=2)), valid_until=at(timedelta(hours=1)))
+
+    # Then valid_until is named, not scheduled_at
+    assert set(details_of(payload)) == {"valid_until"}
+
+
+def test_valid_until_more_than_35_days_out_is_named() -> None:
+    assert set(details_of(send_body(valid_until=at(timedelta(days=35, seconds=1))))) == {"valid_until"}
+
+
+def test_valid_until_without_timezone_is_named() -> None:
+    assert set(details_of(send_body(valid_until="2026-11-22T07:00:00"))) == {"valid_until"}
+
+
+# --- media_urls -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("count", [1, 10])
+def test_mms_takes_1_to_10_https_urls(count: int) -> None:
+    urls = [f"https://cdn.example.com/{index}.png" for index in range(count)]
+    assert parse_send_request(send_body(channel="mms", media_urls=urls)).media_urls == urls
+
+
+@pytest.mark.parametrize(
+    "urls",
+    [None, [], [HTTPS] * 11],
+    ids=["none", "empty", "eleven"],
+)
+def test_mms_without_1_to_10_urls_is_named(urls: list[str] | None) -> None:
+    payload = send_body(channel="mms") if urls is None else send_body(channel="mms", media_urls=urls)
+    assert set(details_of(payload)) == {"media_urls"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://cdn.example.com/cat.png",
+        "ftp://cdn.example.com/cat.png",
+        "https://",
+        "cat.png",
+        "https://" + "a" * 2048,
+    ],
+)
+def test_mms_urls_must_be_https(url: str) -> None:
+    assert set(details_of(send_body(channel="mms", media_urls=[HTTPS, url]))) == {"media_urls"}
+
+
+def test_sms_with_media_urls_is_refused() -> None:
+    assert details_of(send_body(media_urls=[HTTPS])) == {"media_urls": "only allowed when channel is mms"}
+
+
+def test_media_urls_must_be_a_list() -> None:
+    assert set(details_of(send_body(channel="mms", media_urls=HTTPS))) == {"media_urls"}
+
+
+# --- webhook_url, unknown fields, several bad fields ------------------------------------------------
+
+
+@pytest.mark.parametrize("url", ["http://hooks.example.com", "not a url"])
+def test_a_webhook_url_must_be_https(url: str) -> None:
+    assert set(details_of(send_body(webhook_url=url))) == {"webhook_url"}
+
+
+@pytest.mark.parametrize("name", ["colour", "From", "from_", "media_url", "org_id", "status", "id"])
+def test_an_unknown_field_is_named(name: str) -> None:
+    assert details_of(send_body() | {name: "x"}) == {name: "unknown field"}
+
+
+def test_the_python_name_of_from_is_not_an_alias() -> None:
+    # Given a body that names the sender "from_" (the model's attribute, not an API field)
+    payload = without(send_body(), "from") | {"from_": SENDER}
+
+    # Then "from" is missing and "from_" is unknown
+    assert details_of(payload) == {"from": "is required", "from_": "unknown field"}
+
+
+def test_each_bad_field_is_named_once() -> None:
+    # Given a body where almost everything is wrong
+    payload = {
+        "from": "sender",
+        "to": "recipient",
+        "text": "",
+        "channel": "fax",
+        "priority": "urgent",
+        "tag": "",
+        "scheduled_at": "yesterday",
+        "webhook_url": "http://x",
+        "colour": "blue",
+    }
+
+    # When it is parsed
+    details = details_of(payload)
+
+    # Then there is one entry per bad field, and only those
+    assert set(details) == {
+        "from", "to", "text", "channel", "priority", "tag", "scheduled_at", "webhook_url", "colour",
+    }  # fmt: skip
+    assert all(isinstance(message, str) and message for message in details.values())
+
+
+def test_details_never_echo_the_input() -> None:
+    # Given bad values that carry a distinctive string
+    secret = "Zebra7731"
+    details = details_of(send_body(to=secret, channel=secret, tag=secret * 10, colour=secret))
+
+    # Then no message repeats it (field names may)
+    assert not any(secret in message for message in details.values())
+
+
+def test_the_model_refuses_unknown_fields_itself() -> None:
+    assert SendMessageRequest.model_config.get("extra") == "forbid"
+
+
+# --- the body as a JSON object ----------------------------------------------------------------------
+
+
+def test_a_json_object_is_parsed() -> None:
+    assert parse_json_object('{"to": "+15555550123"}') == {"to": "+15555550123"}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [None, "", "{", "not json", "[]", "[{}]", '"text"', "42", "null", "true", "[" * 100_000],
+    ids=[
+        "none",
+        "empty",
+        "truncated",
+        "garbage",
+        "list",
+        "list-of-object",
+        "string",
+        "number",
+        "null",
+        "true",
+        "deep",
+    ],
+)
+def test_anything_but_a_json_object_is_bad_request(raw: str | None) -> None:
+    with pytest.raises(BadRequest):
+        parse_json_object(raw)
