@@ -31,5 +31,11 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 
 def _clear_caches() -> None:
     settings.load.cache_clear()
-    for factory in (aws_clients.dynamodb, aws_clients.sqs, aws_clients.scheduler, aws_clients.sms_voice):
+    for factory in (
+        aws_clients.dynamodb,
+        aws_clients.sqs,
+        aws_clients.scheduler,
+        aws_clients.sms_voice,
+        aws_clients.s3,
+    ):
         factory.cache_clear()

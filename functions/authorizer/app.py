@@ -29,7 +29,8 @@ class Unauthorized(Exception):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = APIGatewayAuthorizerRequestEvent(event)
     store = DynamoKeyStore(aws_clients.dynamodb(), load(AuthorizerSettings).api_keys_table)
-    record = resolve_key(request.headers.get("Authorization"), store)
+    headers = request.headers if event.get("headers") else {}  # case-insensitive, as HTTP is
+    record = resolve_key(headers.get("Authorization"), store)
     if record is None:
         logger.info("key rejected")
         raise Unauthorized()

@@ -29,6 +29,12 @@ from agentmessage.settings import DispatchSettings, load
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
+# What one record may need at worst: a live MMS's media fetch (10 s) and staging, the carrier's
+# connect and read timeouts (13 s), and the writes around them. A record is started only with
+# this much of the invocation left (the function's Timeout is 60 s).
+TIME_RESERVE_MS = 35_000
+
+
 class DispatchRequest(BaseModel):
     model_config = ConfigDict(frozen=True)
 
@@ -48,12 +54,15 @@ def _sandbox() -> SandboxCarrier:
 @cache
 def _live() -> Carrier:
     from agentmessage.carriers.aws import EndUserMessagingCarrier
+    from agentmessage.carriers.media import MediaStager
 
     settings = load(DispatchSettings)
     return EndUserMessagingCarrier(
         client=aws_clients.sms_voice(),
         origination_identity=settings.origination_identity or None,
         configuration_set_name=settings.configuration_set_name or None,
+        # The S3 client is made at the first MMS: a container that only sends SMS never pays for it.
+        stage_media=lambda message: MediaStager(aws_clients.s3(), settings.media_bucket).stage(message),
     )
 
 
@@ -77,7 +86,11 @@ def _repository() -> MessageRepository:
     return DynamoMessageRepository(aws_clients.dynamodb(), load(DispatchSettings).messages_table)
 
 
-def handle_record(record: SQSRecord) -> Outcome:
+def handle_record(record: SQSRecord, lambda_context: LambdaContext | None = None) -> Outcome:
+    if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < TIME_RESERVE_MS:
+        # Too little time left to claim, send and record: a send cut off by the timeout would
+        # stay 'sending' until its lease fails it. Unclaimed, the record is simply redelivered.
+        raise RetryLater("not started: the invocation is about to time out")
     try:
         request = DispatchRequest.model_validate(json.loads(record.body))
     except (ValueError, ValidationError):

@@ -9,7 +9,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from agentmessage import aws_clients, clock
-from agentmessage.api import build_resolver, caller, ok
+from agentmessage.api import build_resolver, caller, ok, request_body
 from agentmessage.auth import Caller, Scope
 from agentmessage.aws_triggers import AwsDispatchTriggers
 from agentmessage.dynamo_messages import DynamoMessageRepository
@@ -54,7 +54,7 @@ def idempotent_accept() -> Idempotent:
 def send_message() -> Response[str]:
     sender = caller(app, Scope.SEND)
     key = checked_key(app.current_event.headers.get(HEADER))
-    payload = parse_json_object(app.current_event.decoded_body)
+    payload = parse_json_object(request_body(app))
     if key is None:
         return ok(app, HTTPStatus.ACCEPTED, accept(payload, sender))
     # The stored answer is returned before validation, so a retry of an accepted request is

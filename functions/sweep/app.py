@@ -1,6 +1,7 @@
 """The sweeper, run every minute by an EventBridge schedule: recovers lost enqueues and schedules,
 expires stale messages, fails sends stuck past their lease."""
 
+from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -27,10 +28,4 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         page_size=settings.page_size,
         max_pages=settings.max_pages,
     )
-    return {
-        "pages": report.pages,
-        "requeued": report.requeued,
-        "expired": report.expired,
-        "failed": report.failed,
-        "truncated_shards": report.truncated_shards,
-    }
+    return asdict(report)

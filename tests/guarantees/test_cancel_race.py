@@ -150,7 +150,7 @@ def test_the_race_catches_a_claim_that_is_not_one_conditional_write(world: World
 
     # When it races cancels as above
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="race") as pool:
-        for trial in range(200):
+        for trial in range(TRIALS):  # stops at the first trial that catches it
             message = make_message(ids.new_message_id(), org_id=ORG, created_at=clock.utc_now())
             repository.create(message, due_at=sweep_due_at(message))
             outcome = race(pool, repository, carrier, message.id, trial)

@@ -10,7 +10,8 @@ clock (plus, now and then, an extra run). The dispatcher takes what the queue ho
 moves on, as the SQS event source does within seconds.
 
 After every step the invariants are checked against the table:
-1. a canceled message was never accepted by the carrier;
+1. a canceled message was never accepted by the carrier, nor handed to it after the cancel; no
+   message is handed to the carrier before its time;
 2. no message was accepted more than once;
 3. an accepted message is sent, delivered or failed (or still ``sending`` only because its
    dispatcher died after the carrier took it, until its lease runs out);
@@ -147,9 +148,9 @@ class Transport:
     def unschedule(self, message_id: str) -> None:
         self.schedules.pop(message_id, None)
 
-    def enqueue_many(self, entries: list[tuple[str, str]]) -> int:
+    def enqueue_many(self, entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
         self.queue.extend(Delivery(message_id, "sweep") for _, message_id in entries)
-        return len(entries)
+        return list(entries)
 
 
 class Pipeline(RuleBasedStateMachine):
@@ -375,9 +376,14 @@ class Pipeline(RuleBasedStateMachine):
             if status is not tracked.statuses[-1]:
                 tracked.statuses.append(status)
 
-            # 1. A canceled message was never handed to the carrier
+            # 1. A canceled message was never taken by the carrier, nor handed to it after the cancel
+            # (an earlier hand-over that the carrier refused as retryable, before the cancel, sent nothing)
             if status is Status.CANCELED:
                 assert accepted == 0, message.id
+                assert message.canceled_at is not None
+                assert all(moment <= message.canceled_at for moment in handed), (message.id, handed)
+            # Nothing is handed to the carrier before its time
+            assert all(moment >= tracked.due for moment in handed), (message.id, tracked.due, handed)
             # 2. At most once
             assert accepted <= 1, (message.id, accepted)
             # 3. An accepted message is sent, delivered or failed

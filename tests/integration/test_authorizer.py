@@ -20,10 +20,10 @@ def keys_table(aws: Aws) -> str:
     return aws.stack.refs["ApiKeysTable"]
 
 
-def rejected(invoke: Any, authorization: str | None) -> str:
+def rejected(invoke: Any, authorization: str | None, event: dict[str, Any] | None = None) -> str:
     """The message of the exception the authorizer raised (API Gateway answers 401 for "Unauthorized")."""
     with pytest.raises(Exception) as raised:  # noqa: PT011 - the message is what API Gateway reads
-        invoke(AUTHORIZER)(authorizer_event(authorization))
+        invoke(AUTHORIZER)(event or authorizer_event(authorization))
     return str(raised.value)
 
 
@@ -182,3 +182,21 @@ def test_only_the_keys_hash_is_stored(aws: Aws, invoke: Any) -> None:
     secret = key.removeprefix("am_test_")
     assert key not in repr(items)
     assert secret not in repr(items)
+
+
+@pytest.mark.parametrize("headers", [None, {}], ids=["null", "empty"])
+def test_an_event_without_headers_is_refused_without_any_lookup(
+    aws: Aws, invoke: Any, headers: dict[str, str] | None
+) -> None:
+    # Given an event with no headers at all (a hand-made test event, say)
+    event = authorizer_event(None)
+    event["headers"] = headers
+    event["multiValueHeaders"] = headers
+
+    # When the authorizer runs
+    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+        message = rejected(invoke, None, event)
+
+    # Then it is "Unauthorized", not a KeyError, and nothing was read
+    assert message == "Unauthorized"
+    assert calls.operations == []

@@ -9,13 +9,21 @@ from typing import Any
 import pytest
 
 from agentmessage import clock
+from agentmessage.carriers.base import OutboundMessage, SendResult
 from agentmessage.carriers.sandbox import SANDBOX_NUMBERS
 from agentmessage.dynamo_messages import DynamoMessageRepository
 from agentmessage.model import Message, Status
 from agentmessage.observability import metrics
 from functions.dispatch import app as dispatch_app
 from tests.integration.conftest import Aws, Invoke
-from tests.support.events import authorizer_context, dispatch_body, message_event, send_event, sqs_event
+from tests.support.events import (
+    FakeLambdaContext,
+    authorizer_context,
+    dispatch_body,
+    message_event,
+    send_event,
+    sqs_event,
+)
 from tests.support.fakes import START, FakeClock
 
 ORG = "org_a"
@@ -440,3 +448,34 @@ def test_a_batch_of_ten_reports_exactly_the_retryable_record(
         }[number]
         for message_id, number in zip(ids, numbers, strict=True)
     }
+
+
+def test_records_are_not_started_once_the_invocation_is_about_to_time_out(
+    aws: Aws, send: Callable[..., dict[str, Any]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given three messages, and an invocation whose remaining time runs out after the first send
+    ids = [send()["id"] for _ in range(3)]
+    event = sqs_event(drain(aws))
+    context = FakeLambdaContext()
+    context.remaining_ms = dispatch_app.TIME_RESERVE_MS + 1
+    sandbox = dispatch_app._sandbox()
+    accept = sandbox.send
+
+    def slow_send(message: OutboundMessage) -> SendResult:
+        context.remaining_ms = dispatch_app.TIME_RESERVE_MS - 1
+        return accept(message)
+
+    monkeypatch.setattr(sandbox, "send", slow_send)
+
+    # When the dispatcher runs
+    response = dispatch_app.lambda_handler(event, context)
+
+    # Then the first is sent, and the two it could not finish in time go back unclaimed
+    failures = [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+    assert failures == [record["messageId"] for record in event["Records"][1:]]
+    assert [stored(aws, message_id).status for message_id in ids] == [
+        Status.DELIVERED,
+        Status.QUEUED,
+        Status.QUEUED,
+    ]
+    assert all(stored(aws, message_id).attempts == 0 for message_id in ids[1:])

@@ -50,9 +50,12 @@ def test_get_is_one_get_item(aws: Aws, invoke: Any) -> None:
             invoke, "GetMessageFunction", message_event("GET", message_id, authorizer=authorizer_context())
         )
 
-    # Then the handler made exactly one GetItem
+    # Then the handler made exactly one GetItem, strongly consistent, on the org's key
     assert status == 200
     assert calls.operations == ["GetItem"]
+    params = calls.calls[0].params
+    assert params["Key"] == {"org_id": {"S": ORG}, "id": {"S": message_id}}
+    assert params["ConsistentRead"] is True
 
 
 def test_a_successful_cancel_is_one_conditional_update(aws: Aws, invoke: Any) -> None:

@@ -1,5 +1,6 @@
 """POST /v1/messages through the send handler, against moto."""
 
+import base64
 import json
 import uuid
 from datetime import timedelta
@@ -12,6 +13,7 @@ from agentmessage.aws_triggers import at_expression
 from tests.integration.conftest import Aws
 from tests.support.api import assert_error, enveloped
 from tests.support.events import authorizer_context, send_event
+from tests.support.logs import captured_logs
 from tests.support.messages import (
     API_FIELDS,
     ORG,
@@ -199,6 +201,38 @@ def test_a_body_that_is_not_a_json_object_is_400(aws: Aws, invoke: Any, raw_body
     assert "details" not in answer.error
 
 
+@pytest.mark.parametrize(
+    "raw_body",
+    ["!!! not base64 !!!", base64.b64encode(b'{"text": "caf\xe9"}').decode()],
+    ids=["not-base64", "not-utf-8"],
+)
+def test_a_base64_body_that_does_not_decode_is_400(aws: Aws, invoke: Any, raw_body: str) -> None:
+    # Given a body flagged as base64 that is not base64, or not UTF-8 once decoded
+    event = send_event(raw_body=raw_body, authorizer=authorizer_context())
+    event["isBase64Encoded"] = True
+
+    # When it is sent
+    answer = enveloped(invoke(SEND)(event), event)
+
+    # Then it is BAD_REQUEST, and nothing is stored
+    assert_error(answer, 400, "BAD_REQUEST")
+    assert all_items(aws.client("dynamodb"), aws.stack.refs["MessagesTable"]) == []
+
+
+def test_an_unpaired_surrogate_is_400_and_nothing_is_stored(aws: Aws, invoke: Any) -> None:
+    # Given a text that JSON can spell but no UTF-8 store can hold
+    raw_body = json.dumps(send_body())[:-1] + ', "tag": "\\ud800"}'
+    event = send_event(raw_body=raw_body, authorizer=authorizer_context())
+
+    # When it is sent
+    answer = enveloped(invoke(SEND)(event), event)
+
+    # Then it is BAD_REQUEST rather than a storage failure, and nothing is stored or enqueued
+    assert_error(answer, 400, "BAD_REQUEST")
+    assert all_items(aws.client("dynamodb"), aws.stack.refs["MessagesTable"]) == []
+    assert dispatch_queue_bodies(aws) == []
+
+
 def test_without_authorizer_context_the_handler_answers_401(aws: Aws, invoke: Any) -> None:
     # Given a request that reached the function without the authorizer's context
     event = send_event(send_body(), authorizer=None)
@@ -236,16 +270,52 @@ def test_an_unknown_route_is_404_in_the_envelope(aws: Aws, invoke: Any) -> None:
     assert_error(answer, 404, "NOT_FOUND")
 
 
-def test_a_storage_failure_is_503_with_retry_after_and_no_trace(aws: Aws, invoke: Any) -> None:
+def test_a_storage_failure_is_503_with_retry_after_and_no_trace(
+    aws: Aws, invoke: Any, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     # Given the Messages table is gone (DynamoDB answers ResourceNotFoundException)
     aws.client("dynamodb").delete_table(TableName=aws.stack.refs["MessagesTable"])
-    event = send_event(send_body(), authorizer=authorizer_context())
+    event = send_event(send_body(text="Zebra7731"), authorizer=authorizer_context())
 
     # When a message is sent
-    answer = enveloped(invoke(SEND)(event), event)
+    with captured_logs(capsys, caplog) as logs:
+        answer = enveloped(invoke(SEND)(event), event)
+        output = logs.text()
+
+    # Then the log says which dependency failed and how, without the text
+    failure = next(json.loads(line) for line in output.splitlines() if "failed on a dependency" in line)
+    assert (failure["level"], failure["error_code"]) == ("WARNING", "SERVICE_UNAVAILABLE")
+    assert failure["aws_error"] == "ResourceNotFoundException"
+    assert "Zebra7731" not in output
 
     # Then the caller gets SERVICE_UNAVAILABLE with Retry-After, and no internals
     assert_error(answer, 503, "SERVICE_UNAVAILABLE")
     assert int(answer.headers["Retry-After"]) > 0
     assert "Traceback" not in json.dumps(answer.body)
     assert "ResourceNotFound" not in json.dumps(answer.body)
+
+
+def test_a_live_mms_with_more_media_than_the_live_carrier_takes_is_refused(aws: Aws, invoke: Any) -> None:
+    # Given a live key, and an mms with two media URLs (the API's limit is ten, the live carrier's one)
+    media = ["https://cdn.example.com/a.png", "https://cdn.example.com/b.png"]
+    body = send_body(channel="mms", media_urls=media)
+    event = send_event(body, authorizer=authorizer_context(mode="live"))
+
+    # When it is sent
+    answer = enveloped(invoke(SEND)(event), event)
+
+    # Then it is refused at once, naming media_urls, and nothing is stored or enqueued
+    assert_error(answer, 422, "VALIDATION_FAILED")
+    assert answer.error["details"] == {"media_urls": "a live mms carries 1 media URL"}
+    assert all_items(aws.client("dynamodb"), aws.stack.refs["MessagesTable"]) == []
+    assert dispatch_queue_bodies(aws) == []
+
+
+def test_a_test_mms_takes_up_to_ten_media_urls(aws: Aws, invoke: Any) -> None:
+    media = [f"https://cdn.example.com/{index}.png" for index in range(10)]
+    event = send_event(send_body(channel="mms", media_urls=media), authorizer=authorizer_context(mode="test"))
+
+    answer = enveloped(invoke(SEND)(event), event)
+
+    assert answer.status == 202
+    assert answer.data["media_urls"] == media

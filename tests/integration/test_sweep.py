@@ -2,9 +2,11 @@
 recovered, stale messages expire, stuck sends fail, and the due index is read with a bound."""
 
 import json
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -13,7 +15,7 @@ from botocore.exceptions import EndpointConnectionError
 from agentmessage import aws_clients, clock, ids
 from agentmessage.carriers.base import OutboundMessage, SendResult
 from agentmessage.dynamo_messages import DynamoMessageRepository
-from agentmessage.messages import sweep_due_at
+from agentmessage.messages import SWEEP_GRACE, sweep_due_at
 from agentmessage.model import Message, Status
 from agentmessage.observability import metrics
 from agentmessage.sweeping import LEASE_EXPIRED
@@ -112,7 +114,7 @@ def ids_in(bodies: list[str]) -> list[str]:
 # -- lost triggers --------------------------------------------------------------------------------
 
 
-def test_a_lost_enqueue_is_recovered_once_its_time_is_a_minute_past(
+def test_a_lost_enqueue_is_recovered_once_the_grace_has_passed(
     aws: Aws,
     send: Callable[..., str],
     sweep: Callable[[], dict[str, Any]],
@@ -124,12 +126,12 @@ def test_a_lost_enqueue_is_recovered_once_its_time_is_a_minute_past(
     message_id = send()
     assert drain(aws) == []
 
-    # When the sweeper runs within the first minute, it leaves the message alone
-    fake_clock.advance(59)
+    # When the sweeper runs within the grace (45 s), it leaves the message alone
+    fake_clock.advance(SWEEP_GRACE.total_seconds() - 1)
     assert sweep()["requeued"] == 0
     assert drain(aws) == []
 
-    # Then once the minute has passed it re-enqueues it, and the dispatcher sends it
+    # Then once the grace has passed it re-enqueues it, and the dispatcher sends it
     fake_clock.advance(2)
     report = sweep()
     assert report["requeued"] == 1
@@ -138,12 +140,12 @@ def test_a_lost_enqueue_is_recovered_once_its_time_is_a_minute_past(
     assert dispatch(bodies) == []
     message = stored(aws, message_id)
     assert message.status is Status.DELIVERED
-    assert message.sent_at == START + timedelta(seconds=61)
+    assert message.sent_at == START + SWEEP_GRACE + timedelta(seconds=1)
     assert dispatch_app._sandbox().times_accepted(message_id) == 1
 
 
 @pytest.mark.parametrize("how", ["the schedule was never created", "the schedule never fired"])
-def test_a_lost_schedule_is_recovered_a_minute_after_its_time(
+def test_a_lost_schedule_is_recovered_once_the_grace_after_its_time_has_passed(
     aws: Aws,
     send: Callable[..., str],
     sweep: Callable[[], dict[str, Any]],
@@ -157,14 +159,14 @@ def test_a_lost_schedule_is_recovered_a_minute_after_its_time(
     message_id = send(scheduled_at="2026-11-22T06:05:00Z")
     scheduled = START + timedelta(minutes=5)
 
-    # Sweeps up to its time plus a minute leave it alone
-    for seconds in (0, 60, 120, 180, 240, 300, 359):
+    # Sweeps up to its time plus the grace leave it alone
+    for seconds in (0, 60, 120, 180, 240, 300, 300 + SWEEP_GRACE.total_seconds() - 1):
         fake_clock.set(START + timedelta(seconds=seconds))
         assert sweep()["requeued"] == 0
     assert drain(aws) == []
 
-    # When the sweeper runs after that minute it is recovered and sent
-    fake_clock.set(scheduled + timedelta(seconds=61))
+    # When the sweeper runs after the grace it is recovered and sent
+    fake_clock.set(scheduled + SWEEP_GRACE + timedelta(seconds=1))
     assert sweep()["requeued"] == 1
     assert dispatch(drain(aws)) == []
     message = stored(aws, message_id)
@@ -273,7 +275,14 @@ def test_a_send_stuck_past_its_lease_is_failed_and_never_sent_again(
 
     # It is out of the due index: later sweeps and deliveries never touch it again
     fake_clock.advance(3600)
-    assert sweep() == {"pages": 4, "requeued": 0, "expired": 0, "failed": 0, "truncated_shards": []}
+    assert sweep() == {
+        "pages": 4,
+        "requeued": 0,
+        "expired": 0,
+        "failed": 0,
+        "errors": 0,
+        "truncated_shards": [],
+    }
     assert dispatch(bodies) == []
     assert sandbox.times_accepted(message_id) == 1
 
@@ -331,3 +340,75 @@ def test_the_sweeper_reads_the_due_index_page_by_page_with_a_bound_and_never_sca
     assert total == 40
     requeued = ids_in(drain(aws))
     assert sorted(requeued) == sorted(message.id for message in messages)
+
+
+# -- a lease is the item's, not the index's ----------------------------------------------------------
+
+
+def test_a_stuck_send_is_failed_only_once_the_items_own_lease_has_passed(aws: Aws) -> None:
+    # Given a message claimed with a lease to 06:05 (the index may lag behind a newer claim)
+    repository = DynamoMessageRepository(aws_clients.dynamodb(), aws.stack.refs["MessagesTable"])
+    message = make_message(ids.new_message_id())
+    repository.create(message, due_at=START)
+    assert repository.claim(ORG, message.id, START, lease_until=START + timedelta(minutes=5)).won
+
+    # When a sweep acts on it before the lease has passed, the write refuses
+    early = repository.fail_stuck(ORG, message.id, now=START + timedelta(minutes=4), errors=[LEASE_EXPIRED])
+    assert not early.won
+    assert stored(aws, message.id).status is Status.SENDING
+
+    # Then after the lease it fails it, once
+    late = repository.fail_stuck(ORG, message.id, now=START + timedelta(minutes=5), errors=[LEASE_EXPIRED])
+    assert late.won
+    assert stored(aws, message.id).errors == [LEASE_EXPIRED]
+
+
+def test_a_claim_whose_answer_was_lost_is_recognised_by_its_retry(
+    aws: Aws, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a claim that DynamoDB applied but whose answer was lost: botocore sends it again,
+    # with the same token, and the condition (queued) now fails on the claim's own write
+    repository = DynamoMessageRepository(aws_clients.dynamodb(), aws.stack.refs["MessagesTable"])
+    message = make_message(ids.new_message_id())
+    repository.create(message, due_at=START)
+    token = uuid.UUID("00000000-0000-4000-8000-000000000001")
+    monkeypatch.setattr("agentmessage.dynamo_messages.uuid.uuid4", lambda: token)
+    lease = START + timedelta(minutes=5)
+    assert repository.claim(ORG, message.id, START, lease_until=lease).won
+
+    # When the same claim arrives again
+    retried = repository.claim(ORG, message.id, START, lease_until=lease)
+
+    # Then it is the claim's own win, not a lost race
+    assert retried.won
+    assert retried.message is not None
+    assert (retried.message.status, retried.message.attempts) == (Status.SENDING, 1)
+
+    # But another dispatcher's claim (another token) still loses
+    monkeypatch.undo()
+    assert not repository.claim(ORG, message.id, START, lease_until=lease).won
+
+
+def test_a_record_whose_answer_was_lost_is_recognised_by_its_retry(aws: Aws) -> None:
+    # Given a message recorded as sent, whose answer was lost
+    repository = DynamoMessageRepository(aws_clients.dynamodb(), aws.stack.refs["MessagesTable"])
+    message = make_message(ids.new_message_id())
+    repository.create(message, due_at=START)
+    repository.claim(ORG, message.id, START, lease_until=START + timedelta(minutes=5))
+
+    def record(provider_message_id: str) -> bool:
+        return repository.record_sent(
+            ORG,
+            message.id,
+            now=START,
+            provider_message_id=provider_message_id,
+            carrier="sandbox",
+            cost=Decimal("0.0079"),
+            delivered=False,
+        ).won
+
+    assert record("p-1")
+
+    # When the same record arrives again it is its own win; another provider id is not
+    assert record("p-1")
+    assert not record("p-2")

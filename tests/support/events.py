@@ -175,5 +175,7 @@ class FakeLambdaContext:
     log_group_name = "/aws/lambda/test-function"
     log_stream_name = "stream"
 
+    remaining_ms = 60_000  # a fresh invocation of the longest function timeout in the template
+
     def get_remaining_time_in_millis(self) -> int:
-        return 10_000
+        return self.remaining_ms

@@ -255,6 +255,17 @@ class InMemoryMessageRepository:
             lambda row: self._set(row, status=Status.FAILED, completed_at=now, errors=list(errors)),
         )
 
+    def fail_stuck(
+        self, org_id: str, message_id: str, *, now: datetime, errors: list[MessageError]
+    ) -> Transition:
+        self._enter("fail_stuck")
+        return self._change(
+            org_id,
+            message_id,
+            lambda row: row.message.status is Status.SENDING and row.due_at is not None and row.due_at <= now,
+            lambda row: self._set(row, status=Status.FAILED, completed_at=now, errors=list(errors)),
+        )
+
     def postpone(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
         self._enter("postpone")
 
@@ -334,12 +345,12 @@ class FakeTriggers:
         self.unscheduled.append(message_id)
         self.schedules.pop(message_id, None)
 
-    def enqueue_many(self, entries: list[tuple[str, str]]) -> int:
+    def enqueue_many(self, entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
         assert len(entries) <= 10, "SendMessageBatch takes at most ten entries"
         self.batches.append(list(entries))
         taken = entries if self.capacity is None else entries[: self.capacity]
         self._deliver(taken)
-        return len(taken)
+        return list(taken)
 
 
 class ScriptedCarrier:

@@ -15,7 +15,14 @@ from botocore.exceptions import (
 )
 from botocore.stub import Stubber
 
-from agentmessage.carriers import Carrier, CarrierError, OutboundMessage, SendResult
+from agentmessage.carriers import (
+    Carrier,
+    CarrierError,
+    OutboundMessage,
+    PermanentCarrierError,
+    RetryableCarrierError,
+    SendResult,
+)
 from agentmessage.carriers.aws import CLIENT_CONFIG, EndUserMessagingCarrier
 
 if TYPE_CHECKING:
@@ -24,8 +31,27 @@ if TYPE_CHECKING:
 TO = "+15555550123"
 FROM = "+15555550100"
 TEXT = "Your code is 123456"
-MEDIA_URL = "s3://agentmessage-media/org_1/cat.jpg"
+SOURCE_URL = "https://cdn.example.com/cat.jpg"  # what the API accepts
+MEDIA_URL = "s3://agentmessage-media-123456789012-us-east-1-dev/org_1/msg_1/0.jpg"  # what AWS reads
 CONTEXT = {"message_id": "msg_1", "org_id": "org_1"}
+
+
+class FakeStager:
+    """Stands in for ``MediaStager.stage``: records each message, answers its s3:// URLs."""
+
+    def __init__(self, error: CarrierError | None = None) -> None:
+        self.staged: list[OutboundMessage] = []
+        self._error = error
+
+    def __call__(self, message: OutboundMessage) -> list[str]:
+        self.staged.append(message)
+        if self._error is not None:
+            raise self._error
+        return [MEDIA_URL]
+
+
+def a_carrier(client: "PinpointSMSVoiceV2Client", **options: Any) -> EndUserMessagingCarrier:
+    return EndUserMessagingCarrier(client, **({"stage_media": FakeStager()} | options))
 
 
 def a_client(config: Config | None = None) -> "PinpointSMSVoiceV2Client":
@@ -50,7 +76,7 @@ def an_mms(text: str = TEXT) -> OutboundMessage:
         to=TO,
         text=text,
         channel="mms",
-        media_urls=(MEDIA_URL,),
+        media_urls=(SOURCE_URL,),
     )
 
 
@@ -91,7 +117,7 @@ def test_sms_from_the_message_sender_without_a_configuration_set(
     )
 
     # When an SMS is sent
-    result = EndUserMessagingCarrier(client).send(an_sms())
+    result = a_carrier(client).send(an_sms())
 
     # Then AWS got exactly that request, and the message is sent but not yet delivered
     assert result == SendResult(provider_message_id="aws-1", delivered=False)
@@ -136,9 +162,12 @@ def test_mms_from_the_message_sender_without_a_configuration_set(
         },
     )
 
-    result = EndUserMessagingCarrier(client).send(an_mms())
+    stager = FakeStager()
+    result = EndUserMessagingCarrier(client, stage_media=stager).send(an_mms())
 
     assert result == SendResult(provider_message_id="aws-3", delivered=False)
+    # and the https media was staged first, the s3:// URL sent in its place
+    assert stager.staged == [an_mms()]
 
 
 def test_mms_from_the_configured_identity_with_a_configuration_set(
@@ -156,7 +185,7 @@ def test_mms_from_the_configured_identity_with_a_configuration_set(
             "ConfigurationSetName": "agentmessage-events",
         },
     )
-    carrier = EndUserMessagingCarrier(
+    carrier = a_carrier(
         client, origination_identity="+15555550111", configuration_set_name="agentmessage-events"
     )
 
@@ -176,7 +205,7 @@ def test_mms_without_text_sends_only_the_media(client: "PinpointSMSVoiceV2Client
         },
     )
 
-    assert EndUserMessagingCarrier(client).send(an_mms(text="")).provider_message_id == "aws-5"
+    assert a_carrier(client).send(an_mms(text="")).provider_message_id == "aws-5"
 
 
 def test_an_unknown_channel_is_rejected_without_a_call(
@@ -185,9 +214,67 @@ def test_an_unknown_channel_is_rejected_without_a_call(
     message = OutboundMessage(message_id="m", org_id="o", from_=FROM, to=TO, text=TEXT, channel="fax")
 
     with pytest.raises(CarrierError) as raised:
-        EndUserMessagingCarrier(client).send(message)
+        a_carrier(client).send(message)
 
     assert (raised.value.code, raised.value.retryable) == ("CARRIER_REJECTED", False)
+
+
+# Media staging, before any send
+
+
+def test_an_mms_with_more_media_than_aws_takes_is_refused_before_staging(
+    client: "PinpointSMSVoiceV2Client", stubber: Stubber
+) -> None:
+    # Given an MMS with two media URLs (the API accepts up to 10; SendMediaMessage takes one)
+    stager = FakeStager()
+    message = OutboundMessage(
+        message_id="msg_1",
+        org_id="org_1",
+        from_=FROM,
+        to=TO,
+        text=TEXT,
+        channel="mms",
+        media_urls=(SOURCE_URL, "https://cdn.example.com/dog.png"),
+    )
+
+    # When it is sent
+    with pytest.raises(CarrierError) as raised:
+        EndUserMessagingCarrier(client, stage_media=stager).send(message)
+
+    # Then nothing was fetched or sent (the Stubber holds no response), and it never will be
+    assert (raised.value.code, raised.value.retryable) == ("MEDIA_TOO_MANY", False)
+    assert stager.staged == []
+
+
+def test_an_mms_without_a_media_bucket_is_refused_without_a_call(
+    client: "PinpointSMSVoiceV2Client", stubber: Stubber
+) -> None:
+    with pytest.raises(CarrierError) as raised:
+        EndUserMessagingCarrier(client).send(an_mms())
+
+    assert (raised.value.code, raised.value.retryable) == ("MEDIA_STAGING_REJECTED", False)
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        RetryableCarrierError("MEDIA_FETCH_FAILED", "media_urls[0]: the media host answered HTTP 503"),
+        PermanentCarrierError("MEDIA_TOO_LARGE", "media_urls[0]: more than 2000000 bytes of image/png"),
+    ],
+    ids=["retryable", "permanent"],
+)
+def test_a_staging_failure_is_raised_as_it_is_and_nothing_is_sent(
+    client: "PinpointSMSVoiceV2Client", stubber: Stubber, error: CarrierError
+) -> None:
+    # Given staging fails (the Stubber would fail the test on any send call)
+    carrier = EndUserMessagingCarrier(client, stage_media=FakeStager(error))
+
+    # When an MMS is sent
+    with pytest.raises(CarrierError) as raised:
+        carrier.send(an_mms())
+
+    # Then the staging error is the answer: a retry is safe, since nothing was sent
+    assert raised.value is error
 
 
 # AWS error responses
@@ -195,7 +282,9 @@ def test_an_unknown_channel_is_rejected_without_a_call(
 ERROR_CASES = [
     # error code, HTTP status, modeled fields, expected code, expected retryable
     ("ThrottlingException", 429, None, "CARRIER_THROTTLED", True),
-    ("InternalServerException", 500, {"RequestId": "req-1"}, "CARRIER_UNAVAILABLE", True),
+    # A 5xx may come after AWS accepted the message: never resent, like a read timeout
+    ("InternalServerException", 500, {"RequestId": "req-1"}, "CARRIER_OUTCOME_UNKNOWN", False),
+    ("ServiceUnavailableException", 503, None, "CARRIER_OUTCOME_UNKNOWN", False),
     (
         "ConflictException",
         409,
@@ -258,7 +347,7 @@ def test_an_aws_error_becomes_a_carrier_error(
 
     # When the message is sent
     with pytest.raises(CarrierError) as raised:
-        EndUserMessagingCarrier(client).send(message)
+        a_carrier(client).send(message)
 
     # Then the error is mapped by code and reason, and its detail carries neither
     error = raised.value
@@ -283,7 +372,7 @@ def test_a_reason_parsed_from_a_real_error_body_is_used(client: "PinpointSMSVoic
     )
 
     with pytest.raises(CarrierError) as raised:
-        EndUserMessagingCarrier(client).send(an_sms())
+        a_carrier(client).send(an_sms())
 
     assert raised.value.code == "DESTINATION_OPTED_OUT"
 
@@ -351,7 +440,7 @@ def test_a_transport_failure_is_mapped_and_never_resent(
 
     # When the message is sent
     with pytest.raises(CarrierError) as raised:
-        EndUserMessagingCarrier(client).send(message)
+        a_carrier(client).send(message)
 
     # Then botocore made exactly one attempt, and the error says whether a retry is safe
     assert len(calls) == 1
@@ -374,7 +463,7 @@ def test_a_request_that_fails_validation_is_rejected_before_sending(
 
     # When it is sent, botocore refuses it locally
     with pytest.raises(CarrierError) as raised:
-        EndUserMessagingCarrier(client).send(an_sms(text=""))
+        a_carrier(client).send(an_sms(text=""))
 
     # Then nothing went out, and it can never be sent as it is
     assert calls == []

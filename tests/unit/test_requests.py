@@ -365,3 +365,60 @@ def test_a_json_object_is_parsed() -> None:
 def test_anything_but_a_json_object_is_bad_request(raw: str | None) -> None:
     with pytest.raises(BadRequest):
         parse_json_object(raw)
+
+
+@pytest.mark.parametrize(
+    "raw",
+    ['{"text": "\\ud800"}', '{"tag": "ok\\udc00"}', '{"\\ud83d": "key"}', '{"media_urls": ["\\udfff"]}'],
+    ids=["lone-high", "lone-low-in-tag", "in-a-key", "in-a-list"],
+)
+def test_an_unpaired_surrogate_anywhere_is_bad_request(raw: str) -> None:
+    # Given JSON whose escapes make a string no UTF-8 store or answer can hold
+    # When it is read
+    with pytest.raises(BadRequest) as refused:
+        parse_json_object(raw)
+
+    # Then it is refused as a bad body, saying why
+    assert "surrogate" in refused.value.message
+
+
+def test_a_paired_surrogate_escape_is_an_ordinary_character() -> None:
+    assert parse_json_object('{"text": "\\ud83d\\ude00"}') == {"text": "\U0001f600"}
+
+
+# --- no text at all ------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [{}, {"text": None}, {"body": None}, {"text": None, "body": None}],
+    ids=["absent", "text-null", "body-null", "both-null"],
+)
+def test_a_missing_or_null_text_is_named_in_details(texts: dict[str, Any]) -> None:
+    # Given a body whose text is absent or null, everything else valid
+    body = {**without(send_body(), "text"), **texts}
+
+    # Then validation names text, once
+    assert details_of(body) == {"text": "is required (text, or its alias body)"}
+
+
+def test_a_null_text_beside_another_bad_field_names_both() -> None:
+    details = details_of({**send_body(to="12"), "text": None})
+    assert set(details) == {"to", "text"}
+
+
+# --- timestamps at the edge of the calendar -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "field",
+    ["scheduled_at", "valid_until"],
+)
+@pytest.mark.parametrize(
+    "value", ["9999-12-31T23:59:59-23:59", "0001-01-01T00:00:00+23:59"], ids=["past-9999", "before-1"]
+)
+def test_an_offset_that_leaves_the_calendar_is_a_validation_error(field: str, value: str) -> None:
+    # Given a timestamp that exists only in its own offset, not in UTC
+    # Then it is one details entry, not an OverflowError
+    details = details_of(send_body(**{field: value}))
+    assert details == {field: "must be an ISO 8601 timestamp within the calendar"}

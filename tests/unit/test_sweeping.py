@@ -108,15 +108,15 @@ def test_a_queued_message_is_requeued_only_once_its_time_is_a_minute_past(
     assert metric_values("MessagesRequeued") == [0.0, 1.0]
 
 
-def test_a_scheduled_message_is_requeued_a_minute_after_its_schedule(
+def test_a_scheduled_message_is_requeued_once_the_grace_after_its_schedule_has_passed(
     repository: InMemoryMessageRepository, queue: FakeTriggers, clock: FakeClock
 ) -> None:
     scheduled = START + timedelta(hours=2)
     accepted(repository, make_message(message_id(1), scheduled_at=scheduled))
 
-    clock.set(scheduled + timedelta(seconds=59))
+    clock.set(scheduled + SWEEP_GRACE - timedelta(seconds=1))
     assert run(repository, queue, clock).requeued == 0
-    clock.set(scheduled + timedelta(seconds=61))
+    clock.set(scheduled + SWEEP_GRACE + timedelta(seconds=1))
     assert run(repository, queue, clock).requeued == 1
 
 
@@ -222,7 +222,7 @@ def test_a_lease_failure_lost_to_a_late_record_is_not_counted(
             delivered=True,
         )
 
-    repository.before["record_failed"] = dispatcher_records_it
+    repository.before["fail_stuck"] = dispatcher_records_it
     clock.advance(301)
 
     report = run(repository, queue, clock)
@@ -279,7 +279,7 @@ def test_entries_the_queue_refused_are_offered_again_at_the_next_sweep(
     assert sorted(queue.queue) == sorted((ORG, message_id(number)) for number in range(4))
 
 
-def test_a_partially_taken_batch_counts_what_was_taken_and_is_offered_again_whole(
+def test_a_partially_taken_batch_postpones_what_was_taken_and_offers_the_rest_again(
     queue: FakeTriggers, clock: FakeClock
 ) -> None:
     # Given three due messages in one shard, and a queue that takes two of them
@@ -292,12 +292,14 @@ def test_a_partially_taken_batch_counts_what_was_taken_and_is_offered_again_whol
     report = run(repository, queue, clock)
 
     assert report.requeued == 2
-    assert len(queue.queue) == 2
-    # The queue does not say which entry it refused: none is postponed, so the next sweep offers all three
+    taken = list(queue.queue)
+    assert len(taken) == 2
+    # SQS names the entries it took: those wait an interval, the refused one is offered again at once
     queue.capacity = None
     clock.advance(1)
-    assert run(repository, queue, clock).requeued == 3
-    assert set(queue.queue) == {(ORG, message_id(number)) for number in range(3)}
+    assert run(repository, queue, clock).requeued == 1
+    (refused,) = {(ORG, message_id(number)) for number in range(3)} - set(taken)
+    assert queue.queue[2:] == [refused]
 
 
 def test_a_postpone_lost_to_a_racing_dispatch_is_harmless(

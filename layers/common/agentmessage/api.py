@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 
 from agentmessage.auth import Caller, Scope, caller_from_authorizer
-from agentmessage.errors import AgentMessageError, RouteNotFound
+from agentmessage.errors import AgentMessageError, BadRequest, RouteNotFound
 from agentmessage.observability import logger
 
 JSON = "application/json"
@@ -24,6 +24,8 @@ def build_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(AgentMessageError)
     def _domain_error(exc: AgentMessageError) -> Response[str]:
+        if exc.status >= HTTPStatus.INTERNAL_SERVER_ERROR:
+            _log_dependency_failure(exc)
         return error_response(app, exc)
 
     @app.not_found
@@ -38,6 +40,21 @@ def build_resolver() -> APIGatewayRestResolver:
     return app
 
 
+def _log_dependency_failure(exc: AgentMessageError) -> None:
+    """Which dependency failed and how: the cause's type and AWS error code, never its message."""
+    cause = exc.__cause__
+    response = getattr(cause, "response", None)
+    aws_code = response.get("Error", {}).get("Code") if isinstance(response, dict) else None
+    logger.warning(
+        "request failed on a dependency",
+        extra={
+            "error_code": exc.code,
+            "cause": type(cause).__name__ if cause else None,
+            "aws_error": aws_code,
+        },
+    )
+
+
 def request_id(app: APIGatewayRestResolver) -> str:
     return str(app.current_event.request_context.request_id or "")
 
@@ -45,6 +62,14 @@ def request_id(app: APIGatewayRestResolver) -> str:
 def caller(app: APIGatewayRestResolver, scope: Scope) -> Caller:
     """The authenticated caller, holding ``scope``; 401 without authorizer context, 403 without scope."""
     return caller_from_authorizer(app.current_event.request_context.authorizer.raw_event).require(scope)
+
+
+def request_body(app: APIGatewayRestResolver) -> str | None:
+    """The body as text; one that is not the base64 or UTF-8 it claims to be is ``BadRequest``."""
+    try:
+        return app.current_event.decoded_body
+    except ValueError as exc:  # binascii.Error and UnicodeDecodeError are ValueErrors
+        raise BadRequest() from exc
 
 
 def ok(app: APIGatewayRestResolver, status: HTTPStatus, data: dict[str, Any]) -> Response[str]:

@@ -16,6 +16,8 @@ if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sqs import SQSClient
 
+    from agentmessage.carriers.media import MediaStore
+
 # Short timeouts: a request waits for one AWS call at a time, and API Gateway gives up at 29 s.
 # Standard retries back off on throttling before the error reaches the caller as a 503.
 _CONFIG = Config(
@@ -47,3 +49,10 @@ def sms_voice() -> "PinpointSMSVoiceV2Client":
     from agentmessage.carriers.aws import CLIENT_CONFIG  # only the dispatcher pays for this import
 
     return boto3.client("pinpoint-sms-voice-v2", config=CLIENT_CONFIG)
+
+
+@cache
+def s3() -> "MediaStore":
+    # Only the dispatcher stages MMS media; a put is idempotent (same key), so retries are safe.
+    client: MediaStore = boto3.client("s3", config=_CONFIG)
+    return client

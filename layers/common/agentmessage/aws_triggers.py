@@ -37,18 +37,21 @@ class QueueTrigger:
         except (ClientError, BotoCoreError) as exc:
             raise ServiceUnavailable() from exc
 
-    def enqueue_many(self, entries: list[tuple[str, str]]) -> int:
-        """Enqueue up to ten messages in one call; returns how many the queue took."""
+    def enqueue_many(self, entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Enqueue up to ten messages in one call; returns those the queue took (SQS names each)."""
         if not entries:
-            return 0
-        response = self._client.send_message_batch(
-            QueueUrl=self._queue_url,
-            Entries=[
-                {"Id": str(index), "MessageBody": dispatch_body(org_id, message_id)}
-                for index, (org_id, message_id) in enumerate(entries)
-            ],
-        )
-        return len(response.get("Successful", []))
+            return []
+        try:
+            response = self._client.send_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[
+                    {"Id": str(index), "MessageBody": dispatch_body(org_id, message_id)}
+                    for index, (org_id, message_id) in enumerate(entries)
+                ],
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise ServiceUnavailable() from exc
+        return [entries[int(done["Id"])] for done in response.get("Successful", [])]
 
 
 class AwsDispatchTriggers(QueueTrigger):

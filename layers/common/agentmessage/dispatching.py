@@ -127,13 +127,16 @@ def _refused(
         if repository.release(message.org_id, message.id, due_at=now + RETRY_DELAY).won:
             logger.warning("carrier refused, will retry", extra=extra)
             return Outcome.RETRY
-    repository.record_failed(
+    failed = repository.record_failed(
         message.org_id,
         message.id,
         now=now,
         errors=[MessageError(code=error.code, detail=error.detail)],
         from_status=Status.SENDING,
     )
-    metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=1)
-    logger.warning("message failed", extra=extra)
+    if failed.won:
+        metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=1)
+        logger.warning("message failed", extra=extra)
+    else:  # a release retried after it was applied, or a sweep that failed it first
+        logger.warning("message was no longer sending", extra=extra)
     return Outcome.FAILED

@@ -6,8 +6,9 @@ org and no lookup can cross orgs. Messages that the sweeper may need to act on (
 ``due-index``; a terminal status removes both.
 """
 
+import uuid
 import zlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
@@ -37,13 +38,18 @@ def to_item(message: Message) -> dict[str, Any]:
 
 def from_item(item: Mapping[str, Any]) -> Message:
     data = {name: _deserializer.deserialize(value) for name, value in item.items()}
-    data.pop("due_shard", None)
-    data.pop("due_at", None)
+    for storage_only in ("due_shard", "due_at", "claim_token"):
+        data.pop(storage_only, None)
     if "parts" in data:
         data["parts"] = int(data["parts"])
     if "attempts" in data:
         data["attempts"] = int(data["attempts"])
     return Message.model_validate(data)
+
+
+def _text(item: Mapping[str, Any], name: str) -> str | None:
+    value = item.get(name)
+    return value.get("S") if isinstance(value, Mapping) else None
 
 
 def _values(**values: Any) -> dict[str, Any]:
@@ -75,7 +81,10 @@ class DynamoMessageRepository:
 
     def get(self, org_id: str, message_id: str) -> Message | None:
         try:
-            response = self._client.get_item(TableName=self._table, Key=self._key(org_id, message_id))
+            # Strongly consistent: a client that reads right after its 202 sees its message.
+            response = self._client.get_item(
+                TableName=self._table, Key=self._key(org_id, message_id), ConsistentRead=True
+            )
         except (ClientError, BotoCoreError) as exc:
             raise ServiceUnavailable() from exc
         item = response.get("Item")
@@ -89,7 +98,11 @@ class DynamoMessageRepository:
         condition: str,
         update: str,
         values: dict[str, Any],
+        already_done: Callable[[Mapping[str, Any]], bool] | None = None,
     ) -> Transition:
+        """One conditional update. ``already_done`` recognises, in the item a failed condition
+        returns, this very update applied by an earlier attempt whose answer was lost (botocore
+        retries a timed-out call): that is a win, not a lost race."""
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -107,6 +120,8 @@ class DynamoMessageRepository:
             if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
                 raise ServiceUnavailable() from exc
             old: Mapping[str, Any] | None = exc.response.get("Item")  # type: ignore[assignment]
+            if old and already_done is not None and already_done(old):
+                return Transition(won=True, message=from_item(old))
             return Transition(won=False, message=from_item(old) if old else None)
         except BotoCoreError as exc:
             raise ServiceUnavailable() from exc
@@ -123,21 +138,26 @@ class DynamoMessageRepository:
         )
 
     def claim(self, org_id: str, message_id: str, now: datetime, lease_until: datetime) -> Transition:
+        token = str(uuid.uuid4())  # names this claim, so a retried claim knows its own write
         return self._transition(
             org_id,
             message_id,
             condition="#status = :queued"
             " AND (attribute_not_exists(valid_until) OR valid_until > :now)"
             " AND (attribute_not_exists(scheduled_at) OR scheduled_at <= :now)",
-            update="SET #status = :sending, due_at = :lease,"
+            update="SET #status = :sending, due_at = :lease, claim_token = :token,"
             " attempts = if_not_exists(attempts, :zero) + :one",
             values=_values(
                 queued=Status.QUEUED,
                 sending=Status.SENDING,
                 now=to_iso(now),
                 lease=to_iso(lease_until),
+                token=token,
                 zero=0,
                 one=1,
+            ),
+            already_done=lambda old: (
+                _text(old, "status") == Status.SENDING and _text(old, "claim_token") == token
             ),
         )
 
@@ -185,7 +205,12 @@ class DynamoMessageRepository:
         if delivered:
             update = update.replace("sent_at = :now,", "sent_at = :now, completed_at = :now,")
         return self._transition(
-            org_id, message_id, condition="#status = :sending", update=update, values=values
+            org_id,
+            message_id,
+            condition="#status = :sending",
+            update=update,
+            values=values,
+            already_done=lambda old: _text(old, "provider_message_id") == provider_message_id,
         )
 
     def record_failed(
@@ -198,6 +223,23 @@ class DynamoMessageRepository:
             update="SET #status = :failed, completed_at = :now, #errors = :errors REMOVE due_shard, due_at",
             values=_values(
                 **{"from": from_status},
+                failed=Status.FAILED,
+                now=to_iso(now),
+                errors=[error.model_dump() for error in errors],
+            ),
+        )
+
+    def fail_stuck(
+        self, org_id: str, message_id: str, *, now: datetime, errors: list[MessageError]
+    ) -> Transition:
+        # due_at of a sending message is its lease: the index may lag, the item does not.
+        return self._transition(
+            org_id,
+            message_id,
+            condition="#status = :sending AND due_at <= :now",
+            update="SET #status = :failed, completed_at = :now, #errors = :errors REMOVE due_shard, due_at",
+            values=_values(
+                sending=Status.SENDING,
                 failed=Status.FAILED,
                 now=to_iso(now),
                 errors=[error.model_dump() for error in errors],

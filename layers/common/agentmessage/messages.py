@@ -6,22 +6,34 @@ from datetime import datetime, timedelta
 from agentmessage import ids
 from agentmessage.auth import Caller
 from agentmessage.encoding import segment
-from agentmessage.errors import AgentMessageError, MessageNotCancelable, MessageNotFound
-from agentmessage.model import Message, Status
+from agentmessage.errors import AgentMessageError, MessageNotCancelable, MessageNotFound, ValidationFailed
+from agentmessage.model import Message, Mode, Status
 from agentmessage.observability import MetricUnit, logger, metrics
 from agentmessage.repository import MessageRepository
 from agentmessage.requests import SendMessageRequest
 from agentmessage.triggers import ScheduleCanceller, SendTriggers
 
 # The sweeper re-enqueues a queued message this long after its time, in case its enqueue or
-# schedule was lost; a message can never be lost for longer than this plus one sweep interval.
-SWEEP_GRACE = timedelta(seconds=60)
+# schedule was lost; a message can never be lost for longer than this plus one sweep interval
+# (a minute): 105 s, leaving room for the queue hop inside the two-minute promise. Long enough
+# that a schedule firing on time, or an enqueue, is claimed before the sweeper looks.
+SWEEP_GRACE = timedelta(seconds=45)
 
 
 def sweep_due_at(message: Message) -> datetime:
     """When the sweeper should next look at a queued message."""
     due = message.due_at + SWEEP_GRACE
     return min(due, message.valid_until) if message.valid_until else due
+
+
+# The live carrier (AWS End User Messaging SendMediaMessage) takes one media file per MMS; the
+# sandbox takes the API's ten. Refused at acceptance, so a live MMS is never accepted to fail.
+LIVE_MEDIA_LIMIT = 1
+
+
+def _check_carrier_limits(request: SendMessageRequest, caller: Caller) -> None:
+    if caller.mode is Mode.LIVE and request.media_urls and len(request.media_urls) > LIVE_MEDIA_LIMIT:
+        raise ValidationFailed(details={"media_urls": f"a live mms carries {LIVE_MEDIA_LIMIT} media URL"})
 
 
 def new_message(request: SendMessageRequest, caller: Caller, now: datetime) -> Message:
@@ -60,6 +72,7 @@ def accept_message(
     The message is stored first, so once this returns it cannot be lost: if the enqueue or
     the schedule fails, the sweeper finds the queued message past its time and enqueues it.
     """
+    _check_carrier_limits(request, caller)
     message = new_message(request, caller, now)
     repository.create(message, due_at=sweep_due_at(message))
     metrics.add_metric(name="MessagesAccepted", unit=MetricUnit.Count, value=1)

@@ -73,7 +73,12 @@ class MessageRepository(Protocol):
     def record_failed(
         self, org_id: str, message_id: str, *, now: datetime, errors: list[MessageError], from_status: Status
     ) -> Transition:
-        """sending (or a lease-expired sending, or sent) -> failed."""
+        """``from_status`` (sending, or sent) -> failed."""
+
+    def fail_stuck(
+        self, org_id: str, message_id: str, *, now: datetime, errors: list[MessageError]
+    ) -> Transition:
+        """sending -> failed, only once the claim's lease has passed (the carrier may have it)."""
 
     def postpone(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
         """queued stays queued, next looked at ``due_at`` (the sweeper after re-enqueueing)."""

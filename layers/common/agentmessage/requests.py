@@ -39,7 +39,10 @@ def _https_url(value: str) -> str:
 def _utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("must be an ISO 8601 timestamp with a timezone")
-    return clock.from_iso(value.isoformat())
+    try:
+        return clock.from_iso(value.isoformat())
+    except OverflowError:  # year 1 or 9999 pushed past the calendar by its offset
+        raise ValueError("must be an ISO 8601 timestamp within the calendar") from None
 
 
 class SendMessageRequest(BaseModel):
@@ -140,18 +143,12 @@ class SendMessageRequest(BaseModel):
     @property
     def message_text(self) -> str:
         text = self.text if self.text is not None else self.body
-        assert text is not None  # guaranteed by _cross_field
+        assert text is not None  # guaranteed by _has_text
         return text
-
-    def fingerprint(self) -> dict[str, Any]:
-        """The request in one canonical form: ``body`` and ``text`` are the same request."""
-        data = self.model_dump(mode="json", by_alias=True, exclude={"text", "body"})
-        data["text"] = self.message_text
-        return data
 
 
 def parse_json_object(raw: str | None) -> dict[str, Any]:
-    """The body as a JSON object, or ``BadRequest``."""
+    """The body as a JSON object of valid Unicode text, or ``BadRequest``."""
     if not raw:
         raise BadRequest()
     try:
@@ -160,6 +157,11 @@ def parse_json_object(raw: str | None) -> dict[str, Any]:
         raise BadRequest() from exc
     if not isinstance(value, dict):
         raise BadRequest()
+    try:
+        # JSON lets "\ud800" through, but no store, carrier or UTF-8 answer can hold it.
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest("request body holds an unpaired UTF-16 surrogate") from None
     return value
 
 
@@ -188,10 +190,11 @@ def parse_send_request(payload: dict[str, Any]) -> SendMessageRequest:
         for error in exc.errors(include_url=False):
             location = error["loc"]
             if not location:  # the one model-level check: no text at all
+                details.setdefault("text", _TEXT_REQUIRED)
                 continue
             raw = str(location[0])
             name = raw if error["type"] == "extra_forbidden" else _FIELD_NAMES.get(raw, raw)
             details.setdefault(name, _message_for(error))
-        if "text" not in payload and "body" not in payload:
-            details["text"] = _TEXT_REQUIRED
+        if payload.get("text") is None and payload.get("body") is None:
+            details.setdefault("text", _TEXT_REQUIRED)
         raise ValidationFailed(details=details) from None

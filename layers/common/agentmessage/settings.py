@@ -43,6 +43,8 @@ class DispatchSettings(ReadSettings):
     configuration_set_name: str = Field(alias="CONFIGURATION_SET_NAME", default="")
     sending_lease_seconds: int = Field(alias="SENDING_LEASE_SECONDS", default=300, ge=10)
     max_send_attempts: int = Field(alias="MAX_SEND_ATTEMPTS", default=5, ge=1)
+    # Where a live MMS's media is staged for SendMediaMessage (which reads only s3:// URLs).
+    media_bucket: str = Field(alias="MEDIA_BUCKET", min_length=3, max_length=63)
 
 
 class SweepSettings(ReadSettings):
@@ -50,9 +52,11 @@ class SweepSettings(ReadSettings):
     due_shards: int = Field(alias="SWEEP_SHARDS", default=4, ge=1, le=64)
     page_size: int = Field(alias="SWEEP_PAGE_SIZE", default=100, ge=1, le=1000)
     max_pages: int = Field(alias="SWEEP_MAX_PAGES", default=10, ge=1)
-    sending_lease_seconds: int = Field(alias="SENDING_LEASE_SECONDS", default=300, ge=10)
 
 
 @cache
 def load[T: _Env](model: type[T]) -> T:
-    return model.model_validate(dict(os.environ))
+    # Only the model's own variables: a validation error must never echo the rest of the
+    # environment (the runtime's credentials among them) into a log.
+    names = {field.alias or name for name, field in model.model_fields.items()}
+    return model.model_validate({name: os.environ[name] for name in names if name in os.environ})

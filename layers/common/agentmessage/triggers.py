@@ -18,5 +18,5 @@ class ScheduleCanceller(Protocol):
 
 
 class Requeue(Protocol):
-    def enqueue_many(self, entries: list[tuple[str, str]]) -> int:
-        """Put up to ten ``(org_id, id)`` on the dispatch queue; returns how many were taken."""
+    def enqueue_many(self, entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Put up to ten ``(org_id, id)`` on the dispatch queue; returns those the queue took."""

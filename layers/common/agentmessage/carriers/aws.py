@@ -3,9 +3,13 @@
 The client is injected. Build it with ``CLIENT_CONFIG``: botocore's own retries resend a request
 after a read timeout or a dropped connection, when the carrier may already have accepted the
 message, so they are turned off and the dispatcher decides what to retry.
+
+SendMediaMessage takes one ``s3://`` URL of an object in this account and Region, while the API
+accepts https URLs: an MMS's media is staged first by the injected ``stage_media``
+(``carriers.media.MediaStager.stage``), before the send call, so a staging failure sends nothing.
 """
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Final
 
 from botocore.config import Config
@@ -52,6 +56,12 @@ DESTINATION_VALIDATION_REASONS: Final = frozenset(
     }
 )
 
+# SendMediaMessage's MediaUrls holds one media file per message.
+MAX_MEDIA_PER_MESSAGE: Final = 1
+
+# Puts an MMS's media where SendMediaMessage can read it; the s3:// URLs, or a CarrierError.
+StageMedia = Callable[[OutboundMessage], Sequence[str]]
+
 # The request never reached AWS: nothing was sent, a later try may succeed.
 _NOT_SENT_TRANSPORT_ERRORS: Final = (EndpointConnectionError, ConnectTimeoutError, ProxyConnectionError)
 
@@ -70,17 +80,21 @@ class EndUserMessagingCarrier:
         client: "PinpointSMSVoiceV2Client",
         origination_identity: str | None = None,
         configuration_set_name: str | None = None,
+        stage_media: StageMedia | None = None,
     ) -> None:
         self._client = client
         self._origination_identity = origination_identity
         self._configuration_set_name = configuration_set_name
+        self._stage_media = stage_media
 
     def send(self, message: OutboundMessage) -> SendResult:
+        # Before the send call: a staging failure has sent nothing, whatever it is.
+        media_urls = self._staged_media(message) if message.channel == "mms" else []
         try:
             if message.channel == "sms":
                 message_id = self._send_text(message)
             elif message.channel == "mms":
-                message_id = self._send_media(message)
+                message_id = self._send_media(message, media_urls)
             else:
                 raise PermanentCarrierError("CARRIER_REJECTED", f"unsupported channel {message.channel!r}")
         except ClientError as exc:
@@ -101,13 +115,26 @@ class EndUserMessagingCarrier:
             params["ConfigurationSetName"] = self._configuration_set_name
         return self._client.send_text_message(**params).get("MessageId", "")
 
-    def _send_media(self, message: OutboundMessage) -> str:
+    def _staged_media(self, message: OutboundMessage) -> list[str]:
+        if not message.media_urls:
+            return []
+        if len(message.media_urls) > MAX_MEDIA_PER_MESSAGE:
+            raise PermanentCarrierError(
+                "MEDIA_TOO_MANY",
+                f"{len(message.media_urls)} media URLs; SendMediaMessage takes {MAX_MEDIA_PER_MESSAGE}",
+            )
+        if self._stage_media is None:
+            raise PermanentCarrierError("MEDIA_STAGING_REJECTED", "no media bucket is configured")
+        return list(self._stage_media(message))
+
+    def _send_media(self, message: OutboundMessage, media_urls: list[str]) -> str:
         params: SendMediaMessageRequestTypeDef = {
             "DestinationPhoneNumber": message.to,
             "OriginationIdentity": self._origination_identity or message.from_,
-            "MediaUrls": list(message.media_urls),
             "Context": _context(message),
         }
+        if media_urls:
+            params["MediaUrls"] = media_urls
         if message.text:
             params["MessageBody"] = message.text
         if self._configuration_set_name:
@@ -123,14 +150,16 @@ def _from_client_error(exc: ClientError) -> CarrierError:
     """Map an AWS error response by its code and reason; the service's free text is never used."""
     response: Mapping[str, object] = exc.response
     code = exc.response.get("Error", {}).get("Code", "")
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     reason = response.get("Reason")
     reason = reason if isinstance(reason, str) else ""
     detail = f"{code}: {reason}" if reason else code or "unknown error"
 
     if code == "ThrottlingException":
         return RetryableCarrierError("CARRIER_THROTTLED", detail)
-    if code == "InternalServerException":
-        return RetryableCarrierError("CARRIER_UNAVAILABLE", detail)
+    if code == "InternalServerException" or status >= 500:
+        # Like a read timeout: AWS may have accepted the message before failing, so never resend.
+        return PermanentCarrierError("CARRIER_OUTCOME_UNKNOWN", detail)
     if code == "ConflictException" and reason == "DESTINATION_PHONE_NUMBER_OPTED_OUT":
         return PermanentCarrierError("DESTINATION_OPTED_OUT", detail)
     if code == "ValidationException" and reason in DESTINATION_VALIDATION_REASONS:
