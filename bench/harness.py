@@ -26,6 +26,7 @@ from agentmessage.model import Message, Mode
 from agentmessage_local.resources import REGION, create_stack
 from agentmessage_local.template import functions
 from bench.child import FakeAws
+from bench.lambda_layout import Layout, build_layout
 from tests.support.events import (
     authorizer_context,
     authorizer_event,
@@ -38,7 +39,6 @@ from tests.support.events import (
 
 ROOT = Path(__file__).resolve().parents[1]
 CHILD = Path(__file__).with_name("child.py")
-LAYER = ROOT / "layers" / "common"
 ORG = "org_bench"
 BATCH = 10  # records per SQS event for the dispatcher (the event source mapping's default)
 SEND_BODY = {"from": "+15555550100", "to": "+15555550199", "text": "Your AgentMessage code is 482913"}
@@ -56,14 +56,18 @@ class Function:
     expect: tuple[str, Any]  # a dotted path in the response and the value it must hold
     items: dict[str, dict[str, Any]] = field(default_factory=dict)  # table -> item (see FakeAws)
     vary_header: str | None = None  # a header given a fresh value on every warm invocation
+    uncompiled_layer: bool = False  # the layer as sam's python3.13 build method ships it
 
-    def child_environment(self) -> dict[str, str]:
-        """Lambda's view: code in /var/task (the function's folder), the layer in /opt/python,
-        the template's variables, credentials in the environment and no AWS config files."""
+    def child_environment(self, layout: Layout) -> dict[str, str]:
+        """Lambda's view: code in /var/task (the function's folder), the layer in /opt/python, the
+        runtime's boto3, a read-only file system (no bytecode written), the template's variables,
+        credentials in the environment and no AWS config files."""
+        layer = layout.layer_uncompiled if self.uncompiled_layer else layout.layer
         return {
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "LANG": "C.UTF-8",
-            "PYTHONPATH": os.pathsep.join([str(self.code_dir), str(LAYER)]),
+            "PYTHONPATH": os.pathsep.join([str(self.code_dir), str(layer), str(layout.runtime)]),
+            "PYTHONDONTWRITEBYTECODE": "1",
             "AWS_REGION": REGION,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "AKIABENCHMARKONLY000",
@@ -204,6 +208,7 @@ class Runner:
     """Runs ``bench/child.py`` on a spec, in a fresh process; specs and results live in ``workdir``."""
 
     workdir: Path
+    layout: Layout
     python: str = sys.executable
     _count: int = 0
 
@@ -219,11 +224,12 @@ class Runner:
         """(the child's result, the process's wall time in ms, its stderr)."""
         result_path = self.workdir / "result.json"
         result_path.unlink(missing_ok=True)
-        command = [self.python, *python_flags, "-P", str(CHILD), str(spec_path), str(result_path)]
+        # -S: no site-packages, so the child sees only Lambda's layout (PYTHONPATH)
+        command = [self.python, *python_flags, "-S", "-P", str(CHILD), str(spec_path), str(result_path)]
         began = perf_counter()
         process = subprocess.run(
             command,
-            env=function.child_environment(),
+            env=function.child_environment(self.layout),
             cwd=self.workdir,
             stdout=subprocess.DEVNULL,  # the functions' logs and metrics, as Lambda would collect them
             stderr=subprocess.PIPE,
@@ -239,8 +245,9 @@ class Runner:
 
 @contextmanager
 def runner() -> Iterator[Runner]:
+    layout = build_layout()
     with tempfile.TemporaryDirectory(prefix="agentmessage-bench-") as workdir:
-        yield Runner(Path(workdir))
+        yield Runner(Path(workdir), layout)
 
 
 def _cpu_model() -> str:
