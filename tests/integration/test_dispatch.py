@@ -151,7 +151,13 @@ def test_an_immediate_message_is_delivered_through_the_sandbox(
         ("a" * 160, "GSM-7", 1, "0.0079"),
         ("a" * 161, "GSM-7", 2, "0.0158"),
         ("é" * 5 + "€" * 100, "GSM-7", 2, "0.0158"),  # € is an extension character: two septets
+        ("ж" * 70, "UCS-2", 1, "0.0079"),
         ("ж" * 71, "UCS-2", 2, "0.0158"),
+        ("a" * 159 + "€", "GSM-7", 2, "0.0158"),  # 161 septets
+        # 306 septets would fill two parts exactly, but the € may not straddle them: three
+        ("a" * 152 + "€" + "a" * 152, "GSM-7", 3, "0.0237"),
+        ("a" * 66 + "😀" + "a" * 66, "UCS-2", 3, "0.0237"),  # 134 units; the pair is not split
+        ("a" * 1600, "GSM-7", 11, "0.0869"),
         ("😀" * 800, "UCS-2", 25, "0.1975"),  # 1600 UTF-16 units, 33 pairs a part (never split)
     ],
 )
