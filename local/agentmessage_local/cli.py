@@ -50,36 +50,57 @@ def _parameters(pairs: list[str]) -> dict[str, str]:
 
 
 def run_local(args: argparse.Namespace) -> int:
-    from agentmessage_local.stack import LocalOptions, LocalStack
+    """Start the stack, print how to use it, run until Ctrl-C (SIGINT) or SIGTERM, stop cleanly.
 
+    The signal handlers come first, before the heavy imports: a signal while the stack is still
+    starting interrupts the start (what was started is stopped), later ones end the wait; either
+    way the command stops quietly, with exit status 0.
+    """
     stop = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stop.set())
-    stack = LocalStack(
-        LocalOptions(
-            state_file=args.state_file,
-            port=args.port,
-            aws_port=args.aws_port,
-            endpoint_url=args.endpoint_url,
-            parameters=_parameters(args.parameter_overrides),
-        )
-    )
-    from botocore.exceptions import BotoCoreError, ClientError
+    starting = [True]
 
+    def on_signal(signum: int, frame: Any) -> None:
+        stop.set()
+        if starting[0]:
+            starting[0] = False  # interrupt the start once; a second signal only asks to stop
+            raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, on_signal)
+    print("starting the local stack...", file=sys.stderr, flush=True)
+    stack: Any = None
     try:
-        started = stack.start()
-    except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise CommandError(
-                f"a port is already in use ({exc}): is another `agentmessage local` running? "
-                "Choose others with --port / --aws-port."
-            ) from exc
-        raise
-    except (BotoCoreError, ClientError) as exc:
-        raise CommandError(
-            f"creating the template's resources failed ({exc}); against an existing endpoint, "
-            "its tables and queues may already exist"
-        ) from exc
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from agentmessage_local.stack import LocalOptions, LocalStack
+
+        stack = LocalStack(
+            LocalOptions(
+                state_file=args.state_file,
+                port=args.port,
+                aws_port=args.aws_port,
+                endpoint_url=args.endpoint_url,
+                parameters=_parameters(args.parameter_overrides),
+            )
+        )
+        try:
+            started = stack.start()  # stops what it started when it fails or is interrupted
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                raise CommandError(
+                    f"a port is already in use ({exc}): is another `agentmessage local` running? "
+                    "Choose others with --port / --aws-port."
+                ) from exc
+            raise
+        except (BotoCoreError, ClientError) as exc:
+            raise CommandError(f"creating the template's resources failed: {exc}") from exc
+        starting[0] = False
+    except KeyboardInterrupt:
+        starting[0] = False
+        if stack is not None:
+            stack.stop()
+        print("stopped (interrupted while starting)", file=sys.stderr, flush=True)
+        return 0
     api = f"{started.gateway_url}/v1"
     aws = f"{started.endpoint_url} ({'embedded moto' if started.embedded else 'external endpoint'})"
     print(
@@ -309,14 +330,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    if args.command == "local" and args.endpoint_url is None:
-        args.endpoint_url = os.environ.get("AWS_ENDPOINT_URL") or None
+    """The console script. Ctrl-C ends any command quietly: ``local`` stops its stack and exits 0
+    (its way to stop), the others exit 130 (interrupted), never with a traceback."""
     try:
+        args = build_parser().parse_args(argv)
+        if args.command == "local" and args.endpoint_url is None:
+            args.endpoint_url = os.environ.get("AWS_ENDPOINT_URL") or None
         code: int = args.handler(args)
     except CommandError as exc:
         print(f"agentmessage: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("agentmessage: interrupted", file=sys.stderr)
+        return 130
     return code
 
 

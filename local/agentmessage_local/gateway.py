@@ -2,11 +2,17 @@
 
 A request goes through what API Gateway does, in its order: the stage prefix (both ``/v1/...``
 and ``/{stage}/v1/...`` are served), the route (an unknown one is MISSING_AUTHENTICATION_TOKEN,
-before any authorizer), the authorizer, the proxy event to the route's function, and the
-function's answer mapped back (a failed or malformed one is a 502). Every answer carries
-``x-amzn-RequestId``. Paths under ``/_local/`` are the local stack's own control endpoints.
+before any authorizer), the stage's throttling (THROTTLED, before the authorizer), the
+authorizer, the proxy event to the route's function, and the function's answer mapped back (a
+failed or malformed one is a 502). Every answer carries ``x-amzn-RequestId`` and is the envelope.
+Paths under ``/_local/`` are the local stack's own control endpoints.
+
+The HTTP server in front refuses, in the envelope, what cannot be a request: a malformed request
+line or header block, an HTTP version other than 1.x (400 ``BAD_REQUEST``), a declared body over
+API Gateway's 10 MB (413, before reading it), a body that does not arrive within the read timeout.
 """
 
+import contextlib
 import json
 import secrets
 import sys
@@ -24,16 +30,33 @@ from agentmessage_local.http_messages import HttpRequest, HttpResponse
 from agentmessage_local.proxy_events import API_ID, authorizer_event, method_arn, proxy_event, proxy_response
 from agentmessage_local.request_authorizer import Allowed, RequestAuthorizer
 from agentmessage_local.stack_clock import StackClock
+from agentmessage_local.throttling import StageThrottle
 from agentmessage_local.workers import WorkerPool
 
 CONTROL_PREFIX = "/_local/"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
+READ_TIMEOUT_SECONDS = 20.0  # a client silent this long mid-request loses its connection
 
 ControlHandler = Callable[[HttpRequest], HttpResponse]
 
 
-def json_response(status: int, body: Any) -> HttpResponse:
-    return HttpResponse(status, [("Content-Type", "application/json")], json.dumps(body).encode())
+def control_ok(request: HttpRequest, data: Any, status: int = 200) -> HttpResponse:
+    """A control endpoint's answer, in the API's envelope."""
+    return HttpResponse(
+        status,
+        [("Content-Type", "application/json"), ("X-Request-Id", request.request_id)],
+        json.dumps({"success": True, "data": data}).encode(),
+    )
+
+
+def control_error(request: HttpRequest, status: int, code: str, message: str) -> HttpResponse:
+    """A control endpoint's refusal, in the API's envelope."""
+    body = {"success": False, "error": {"code": code, "message": message, "request_id": request.request_id}}
+    return HttpResponse(
+        status,
+        [("Content-Type", "application/json"), ("X-Request-Id", request.request_id)],
+        json.dumps(body).encode(),
+    )
 
 
 class ApiGateway:
@@ -45,12 +68,15 @@ class ApiGateway:
         workers: WorkerPool,
         clock: StackClock,
         control: dict[tuple[str, str], ControlHandler] | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.api = api
         self._workers = workers
         self._clock = clock
         self._control = control or {}
         self._responses = GatewayResponses(api.gateway_responses, stage=api.stage, api_id=API_ID)
+        self._throttle = StageThrottle(api.method_settings, monotonic)
         self._authorizers = {
             name: RequestAuthorizer(config, workers[config.function_id], clock)
             for name, config in api.authorizers.items()
@@ -61,19 +87,25 @@ class ApiGateway:
             response = self._control_endpoint(request)
         else:
             response = self._api(request)
+        return self._finish(response, request)
+
+    def _finish(self, response: HttpResponse, request: HttpRequest) -> HttpResponse:
         response.headers.append(("x-amzn-RequestId", request.request_id))
         response.set_default_header("x-amz-apigw-id", secrets.token_urlsafe(12)[:16])
         return response
 
-    def render_http_error(self, status: int, message: str, request: HttpRequest) -> HttpResponse:
-        response = self._responses.render_status(status, message, request)
-        response.headers.append(("x-amzn-RequestId", request.request_id))
-        return response
+    def reject(self, response_type: str, request: HttpRequest) -> HttpResponse:
+        """A gateway response for a request refused before it is read in full (REQUEST_TOO_LARGE)."""
+        return self._finish(self._responses.render(response_type, request), request)
+
+    def render_http_error(self, message: str, request: HttpRequest) -> HttpResponse:
+        """What the HTTP layer refuses (not a request at all): 400, rendered by DEFAULT_4XX."""
+        return self._finish(self._responses.render_status(400, message, request), request)
 
     def _control_endpoint(self, request: HttpRequest) -> HttpResponse:
         handler = self._control.get((request.method, request.path))
         if handler is None:
-            return json_response(404, {"message": "no such local control endpoint"})
+            return control_error(request, 404, "NOT_FOUND", "no such local control endpoint")
         return handler(request)
 
     def _api(self, request: HttpRequest) -> HttpResponse:
@@ -86,6 +118,8 @@ class ApiGateway:
         if found is None:
             return self._responses.render("MISSING_AUTHENTICATION_TOKEN", request)
         route, path_parameters = found
+        if not self._throttle.allow(route.method, route.resource):
+            return self._responses.render("THROTTLED", request, route.resource)
         authorizer_context: dict[str, Any] | None = None
         if route.authorizer is not None:
             decision = self._authorizers[route.authorizer].authorize(
@@ -126,27 +160,77 @@ def _with_path(request: HttpRequest, path: str) -> HttpRequest:
     )
 
 
-def _read_body(handler: BaseHTTPRequestHandler) -> bytes:
+class BodyTooLarge(Exception):
+    pass
+
+
+def declared_length(handler: BaseHTTPRequestHandler) -> int | None:
+    """The request's ``Content-Length``; ``None`` without one; ``ValueError`` when it is not one
+    non-negative integer (repeated with different values, signed, not a number)."""
+    values = {value.strip() for value in handler.headers.get_all("Content-Length") or []}
+    if not values:
+        return None
+    if len(values) != 1:
+        raise ValueError("conflicting Content-Length headers")
+    (value,) = values
+    if not value.isdigit() or not value.isascii():
+        raise ValueError("Content-Length is not a number")
+    return int(value)
+
+
+def _read_body(handler: BaseHTTPRequestHandler, limit: int) -> bytes:
+    """The body, read only as far as ``limit``: ``BodyTooLarge`` past it (a declared length is
+    checked before anything is read), ``ValueError`` when it is malformed or ends early,
+    ``TimeoutError`` when the client stops sending."""
     if handler.headers.get("Transfer-Encoding", "").lower() == "chunked":
         chunks: list[bytes] = []
+        size_so_far = 0
         while True:
-            size = int(handler.rfile.readline().split(b";", 1)[0].strip() or b"0", 16)
+            size = int(handler.rfile.readline(1024).split(b";", 1)[0].strip() or b"0", 16)
+            if size < 0:
+                raise ValueError("negative chunk size")
             if size == 0:
-                while handler.rfile.readline() not in (b"\r\n", b"\n", b""):
+                while handler.rfile.readline(8192) not in (b"\r\n", b"\n", b""):
                     pass  # trailers
                 return b"".join(chunks)
-            chunks.append(handler.rfile.read(size))
-            handler.rfile.readline()
-    length = int(handler.headers.get("Content-Length") or 0)
-    return handler.rfile.read(length) if length > 0 else b""
+            size_so_far += size
+            if size_so_far > limit:
+                raise BodyTooLarge
+            chunk = handler.rfile.read(size)
+            if len(chunk) != size:
+                raise ValueError("the body ended early")
+            chunks.append(chunk)
+            handler.rfile.readline(1024)
+    length = declared_length(handler)
+    if not length:
+        return b""
+    if length > limit:
+        raise BodyTooLarge
+    body = handler.rfile.read(length)
+    if len(body) != length:
+        raise ValueError("the body ended early")
+    return body
 
 
-def make_server(gateway: ApiGateway, clock: StackClock, host: str, port: int) -> ThreadingHTTPServer:
-    """An HTTP/1.1 server (keep-alive, a thread per connection) in front of ``gateway``."""
+def make_server(
+    gateway: ApiGateway,
+    clock: StackClock,
+    host: str,
+    port: int,
+    *,
+    read_timeout: float = READ_TIMEOUT_SECONDS,
+) -> ThreadingHTTPServer:
+    """An HTTP/1.1 server (keep-alive, a thread per connection) in front of ``gateway``.
+
+    Every socket read waits at most ``read_timeout`` seconds: a client that declares more body than
+    it sends, or stops mid-headers, is answered 400 (when it can be) and disconnected, so it holds a
+    thread no longer than that.
+    """
 
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
         server_version = "agentmessage-local"
+        timeout = read_timeout  # StreamRequestHandler sets it on the socket
 
         def handle_one_request(self) -> None:
             try:
@@ -154,39 +238,62 @@ def make_server(gateway: ApiGateway, clock: StackClock, host: str, port: int) ->
             except ConnectionError:
                 self.close_connection = True
 
-        def _serve(self) -> None:
-            started = time.monotonic()
-            target = urlsplit(self.path)
-            try:
-                body = _read_body(self)
-            except ValueError:
-                self.send_error(400, "malformed body")
-                return
-            request = HttpRequest(
-                method=self.command,
-                path=target.path or "/",
-                query=target.query,
+        def parse_request(self) -> bool:
+            self.requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+            if len(self.raw_requestline.split()) == 2:
+                # "GET /" with no version (HTTP/0.9, which API Gateway does not serve): refused
+                # before BaseHTTPRequestHandler waits for headers that never come.
+                self.close_connection = True
+                self.send_error(400, "HTTP/0.9 is not supported")
+                return False
+            return super().parse_request()
+
+        def _request(self, path: str, query: str, body: bytes) -> HttpRequest:
+            return HttpRequest(
+                method=self.command or "GET",
+                path=path or "/",
+                query=query,
                 headers=tuple((name, value) for name, value in self.headers.items()),
                 body=body,
                 source_ip=self.client_address[0],
                 request_id=str(uuid.uuid4()),
                 received_at=clock.now(),
             )
-            response = gateway.handle(request)
-            self.send_response(response.status)
-            for name, value in response.headers:
-                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
+
+        def _serve(self) -> None:
+            started = time.monotonic()
+            target = urlsplit(self.path)
+            try:
+                body = _read_body(self, MAX_BODY_BYTES)
+            except BodyTooLarge:
+                # The body is left unread, so the connection cannot carry another request.
+                self.close_connection = True
+                response = gateway.reject("REQUEST_TOO_LARGE", self._request(target.path, target.query, b""))
+                self._send(response, close=True)
+                return
+            except (ValueError, TimeoutError) as exc:
+                self.send_error(400, f"malformed or incomplete body: {exc}")
+                return
+            response = gateway.handle(self._request(target.path, target.query, body))
+            self._send(response)
             elapsed = (time.monotonic() - started) * 1000
             print(
                 f"gateway: {self.command} {target.path} -> {response.status} ({elapsed:.0f} ms)",
                 file=sys.stderr,
                 flush=True,
             )
+
+        def _send(self, response: HttpResponse, *, close: bool = False) -> None:
+            self.send_response(response.status)
+            for name, value in response.headers:
+                if name.lower() not in ("content-length", "connection", "transfer-encoding"):
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            if close:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
 
         def __getattr__(self, name: str) -> Any:
             # Every method reaches the gateway (an unknown one is an unknown route), not a 501.
@@ -195,10 +302,19 @@ def make_server(gateway: ApiGateway, clock: StackClock, host: str, port: int) ->
             raise AttributeError(name)
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-            """What the HTTP layer refuses (a malformed request line, headers too long): still the
-            envelope, as DEFAULT_4XX/DEFAULT_5XX renders it."""
+            """What the HTTP layer refuses (a malformed request line or headers, HTTP/0.9 or 2+, a
+            body that never arrives): 400 BAD_REQUEST in the envelope, always with a status line,
+            and the connection closed."""
+            # A refused request line leaves request_version at HTTP/0.9, for which
+            # BaseHTTPRequestHandler writes neither a status line nor headers.
+            self.request_version = self.protocol_version
+            if not hasattr(self, "requestline"):
+                self.requestline = ""  # read by send_response's log line
+            if not getattr(self, "command", None):
+                self.command = "GET"
+            print(f"gateway: refused: {code} {message or ''}", file=sys.stderr, flush=True)
             request = HttpRequest(
-                method=getattr(self, "command", None) or "GET",
+                method=self.command,
                 path="/",
                 query="",
                 headers=(),
@@ -207,16 +323,9 @@ def make_server(gateway: ApiGateway, clock: StackClock, host: str, port: int) ->
                 request_id=str(uuid.uuid4()),
                 received_at=clock.now(),
             )
-            response = gateway.render_http_error(code, message or "bad request", request)
             self.close_connection = True
-            self.send_response(response.status)
-            for name, value in response.headers:
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            if getattr(self, "command", None) != "HEAD":
-                self.wfile.write(response.body)
+            with contextlib.suppress(OSError):  # the client may be gone
+                self._send(gateway.render_http_error(message or "bad request", request), close=True)
 
         def log_message(self, format: str, *args: Any) -> None:
             pass  # one line per request is printed by _serve

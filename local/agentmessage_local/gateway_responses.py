@@ -34,6 +34,7 @@ RESPONSE_TYPES: Mapping[str, ResponseType] = {
         403, "Missing Authentication Token", "MissingAuthenticationTokenException"
     ),
     "REQUEST_TOO_LARGE": ResponseType(413, "Request Too Long", "RequestTooLongException"),
+    "THROTTLED": ResponseType(429, "Too Many Requests", "TooManyRequestsException"),
     "UNAUTHORIZED": ResponseType(401, "Unauthorized", "UnauthorizedException"),
     # A Lambda proxy integration whose function failed, or answered something malformed: 502,
     # with no response type of its own, so DEFAULT_5XX renders it.

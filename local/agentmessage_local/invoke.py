@@ -32,7 +32,7 @@ def _stack_clock_offset(state: LocalState) -> float:
     """The running stack's time-travel offset, so an invoked function shares its clock."""
     try:
         with urllib.request.urlopen(f"{state.gateway_url}/_local/clock", timeout=2) as response:  # noqa: S310
-            offset: float = json.load(response)["offset_seconds"]
+            offset: float = json.load(response)["data"]["offset_seconds"]
             return offset
     except (OSError, ValueError, KeyError):
         return 0.0

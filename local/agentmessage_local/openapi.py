@@ -1,16 +1,21 @@
 """The API's OpenAPI document, generated from the code with Powertools.
 
 The handlers parse their bodies themselves (no Powertools validation: it lengthens cold
-starts), so the document is built here: the three routes are registered on a
-documentation-only ``APIGatewayRestResolver`` with the real models: ``SendMessageRequest`` as
-the request body, the message as the API shows it (``Message`` less its internal fields) in the
-success envelope, and the error envelope for every status a route can answer, the statuses and
-codes taken from the domain errors each route raises. ``make openapi`` writes it to
-``docs/openapi.json``; a test fails when the two differ.
+starts), so the document is built here: every route of the template (each function's ``Api``
+event: its method and path) is registered on a documentation-only ``APIGatewayRestResolver``
+with what ``OPERATIONS`` says of that function: ``SendMessageRequest`` as the request body, the
+message as the API shows it (``Message`` less its internal fields) in the success envelope, the
+error envelope for every status a route can answer (statuses and codes taken from the domain
+errors each route raises), and links from an answer's message id to the routes that take one.
+A route without an entry, or an entry without a route, stops the generation. ``make openapi``
+writes the document to ``docs/openapi.json``; a test fails when the two differ, or when the
+document's routes are not the template's and the functions' own resolvers'.
 """
 
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Annotated, Any, Literal
 
@@ -23,7 +28,8 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
 from agentmessage import errors
 from agentmessage.idempotency import HEADER as IDEMPOTENCY_HEADER
 from agentmessage.model import _INTERNAL_FIELDS, Message
-from agentmessage.requests import SendMessageRequest
+from agentmessage.requests import E164, SendMessageRequest
+from agentmessage_local.api_definition import ApiEvent, api_events
 
 TITLE = "AgentMessage API"
 API_VERSION = "1"
@@ -129,64 +135,137 @@ def _responses(
 
 
 MessageId = Annotated[str, Path(description="The message id (a UUID, version 7)")]
+SECURITY: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
 
 
-def build_resolver() -> APIGatewayRestResolver:
-    """The API's routes, for documentation only: these functions are never called."""
-    app = APIGatewayRestResolver()
-    security: list[dict[str, list[str]]] = [{SECURITY_SCHEME: []}]
+def send_message(  # pragma: no cover - documentation only, never called
+    message: Annotated[SendMessageRequest, Body(embed=False)],
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias=IDEMPOTENCY_HEADER,
+            description="Makes the send idempotent for 24 hours (1..255 printable ASCII characters)",
+        ),
+    ] = None,
+) -> None:
+    raise NotImplementedError
 
-    @app.post(
-        "/v1/messages",
+
+def get_message(id: MessageId) -> None:  # pragma: no cover - documentation only
+    raise NotImplementedError
+
+
+def cancel_message(id: MessageId) -> None:  # pragma: no cover - documentation only
+    raise NotImplementedError
+
+
+def _link(operation_id: str, description: str) -> dict[str, Any]:
+    """An OpenAPI link: the message id of a success answer, as the path id of ``operation_id``."""
+    return {
+        "operationId": operation_id,
+        "parameters": {"id": "$response.body#/data/id"},
+        "description": description,
+    }
+
+
+@dataclass(frozen=True)
+class Operation:
+    """What the document says of one function's route; the method and path come from the template."""
+
+    operation_id: str
+    summary: str
+    description: str
+    success: HTTPStatus
+    success_description: str
+    errors: tuple[type[errors.AgentMessageError], ...]
+    handler: Callable[..., None]
+    links: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+# By the template's function logical id. A route in the template with no entry here, or an entry
+# with no route, fails the document's generation (and so its test).
+OPERATIONS: dict[str, Operation] = {
+    "SendMessageFunction": Operation(
+        operation_id="sendMessage",
         summary="Send a message",
         description=(
             "Accepts an SMS or MMS for sending now, or at `scheduled_at` (60 seconds to 35 days ahead). "
             "An `Idempotency-Key` makes a retry answer the first response again. Scope `messages:send`."
         ),
-        operation_id="sendMessage",
-        tags=["messages"],
-        security=security,
-        responses=_responses(HTTPStatus.ACCEPTED, "Accepted: the message, queued", SEND_ERRORS),
-    )
-    def send_message(  # pragma: no cover - documentation only
-        message: Annotated[SendMessageRequest, Body(embed=False)],
-        idempotency_key: Annotated[
-            str | None,
-            Header(
-                alias=IDEMPOTENCY_HEADER,
-                description="Makes the send idempotent for 24 hours (1..255 printable ASCII characters)",
-            ),
-        ] = None,
-    ) -> None:
-        raise NotImplementedError
-
-    @app.get(
-        "/v1/messages/<id>",
+        success=HTTPStatus.ACCEPTED,
+        success_description="Accepted: the message, queued",
+        errors=SEND_ERRORS,
+        handler=send_message,
+        links={
+            "GetMessage": _link("getMessage", "The accepted message, read back"),
+            "CancelMessage": _link("cancelMessage", "The accepted message, canceled"),
+        },
+    ),
+    "GetMessageFunction": Operation(
+        operation_id="getMessage",
         summary="Get a message",
         description="One message of the caller's org; another org's id is 404. Scope `messages:read`.",
-        operation_id="getMessage",
-        tags=["messages"],
-        security=security,
-        responses=_responses(HTTPStatus.OK, "The message", GET_ERRORS),
-    )
-    def get_message(id: MessageId) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
-
-    @app.delete(
-        "/v1/messages/<id>",
+        success=HTTPStatus.OK,
+        success_description="The message",
+        errors=GET_ERRORS,
+        handler=get_message,
+        links={"CancelMessage": _link("cancelMessage", "The message, canceled")},
+    ),
+    "CancelMessageFunction": Operation(
+        operation_id="cancelMessage",
         summary="Cancel a scheduled message",
         description=(
             "Cancels a queued message before it is sent; canceling a canceled message answers it again. "
             "Scope `messages:send`."
         ),
-        operation_id="cancelMessage",
-        tags=["messages"],
-        security=security,
-        responses=_responses(HTTPStatus.OK, "The message, canceled", CANCEL_ERRORS),
-    )
-    def cancel_message(id: MessageId) -> None:  # pragma: no cover - documentation only
-        raise NotImplementedError
+        success=HTTPStatus.OK,
+        success_description="The message, canceled",
+        errors=CANCEL_ERRORS,
+        handler=cancel_message,
+        links={"GetMessage": _link("getMessage", "The canceled message, read back")},
+    ),
+}
 
+
+class UndocumentedRoute(Exception):
+    pass
+
+
+def documented_routes() -> list[tuple[ApiEvent, Operation]]:
+    """Every route of the template with what the document says of it."""
+    events = api_events()
+    missing = [
+        f"{event.method} {event.path} ({event.function_id})"
+        for event in events
+        if event.function_id not in OPERATIONS
+    ]
+    unused = sorted(set(OPERATIONS) - {event.function_id for event in events})
+    if missing or unused:
+        raise UndocumentedRoute(
+            f"openapi.OPERATIONS and the template's Api events differ: routes without documentation: "
+            f"{', '.join(missing) or 'none'}; documentation without a route: {', '.join(unused) or 'none'}"
+        )
+    return [(event, OPERATIONS[event.function_id]) for event in events]
+
+
+def build_resolver() -> APIGatewayRestResolver:
+    """The API's routes, for documentation only: each route of the template registered with its
+    operation's models and answers (the handlers here are never called)."""
+    app = APIGatewayRestResolver()
+    for event, operation in documented_routes():
+        responses = _responses(operation.success, operation.success_description, operation.errors)
+        if operation.links:
+            responses[int(operation.success)]["links"] = operation.links
+        app.route(
+            re.sub(r"\{([^}]+)\}", r"<\1>", event.path),
+            event.method,
+            summary=operation.summary,
+            description=operation.description,
+            operation_id=operation.operation_id,
+            tags=["messages"],
+            security=SECURITY,
+            responses=responses,
+        )(operation.handler)
     return app
 
 
@@ -230,7 +309,17 @@ def openapi_document() -> dict[str, Any]:
         security=[{SECURITY_SCHEME: []}],
     )
     document: dict[str, Any] = json.loads(text)
-    return _drop_unused_schemas(document)
+    return _with_e164_patterns(_drop_unused_schemas(document))
+
+
+def _with_e164_patterns(document: dict[str, Any]) -> dict[str, Any]:
+    """``from`` and ``to`` carry the pattern the request model checks them with (a validator,
+    which pydantic cannot put in the schema), in the request and in the message answered."""
+    schemas = document["components"]["schemas"]
+    for model in (SendMessageRequest.__name__, "Message"):
+        for name in ("from", "to"):
+            schemas[model]["properties"][name]["pattern"] = E164.pattern
+    return document
 
 
 def openapi_json() -> str:

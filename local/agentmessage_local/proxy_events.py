@@ -3,6 +3,10 @@
 ``proxy_event`` is the Lambda proxy integration's event, ``authorizer_event`` the REQUEST
 authorizer's; ``proxy_response`` maps a handler's answer to HTTP, or ``None`` when API Gateway
 would call it malformed (a 502).
+
+The path (``path``, ``requestContext.path``, the method ARN) and ``pathParameters`` are passed as
+sent, still percent-encoded, as a REST API passes them (see ``api_definition``); query string
+parameters are decoded.
 """
 
 import base64
@@ -10,7 +14,7 @@ import binascii
 import secrets
 import zlib
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl
 
 from agentmessage_local.http_messages import HttpRequest, HttpResponse
 from agentmessage_local.resources import ACCOUNT, REGION
@@ -55,7 +59,7 @@ def _body(request: HttpRequest) -> str | None:
 
 
 def method_arn(request: HttpRequest, stage: str) -> str:
-    return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{stage}/{request.method}{unquote(request.path)}"
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{stage}/{request.method}{request.path}"
 
 
 def _request_context(
@@ -68,7 +72,7 @@ def _request_context(
         "httpMethod": request.method,
         "extendedRequestId": base64.b32encode(request.request_id.encode()[:10]).decode().rstrip("="),
         "requestTime": moment.strftime("%d/%b/%Y:%H:%M:%S +0000"),
-        "path": f"/{stage}{unquote(request.path)}",
+        "path": f"/{stage}{request.path}",
         "accountId": ACCOUNT,
         "protocol": "HTTP/1.1",
         "stage": stage,
@@ -109,7 +113,7 @@ def proxy_event(
     query, multi_query = _query(request)
     return {
         "resource": resource,
-        "path": unquote(request.path),
+        "path": request.path,
         "httpMethod": request.method,
         "headers": headers,
         "multiValueHeaders": multi_headers,
@@ -132,7 +136,7 @@ def authorizer_event(
         "type": "REQUEST",
         "methodArn": method_arn(request, stage),
         "resource": resource,
-        "path": unquote(request.path),
+        "path": request.path,
         "httpMethod": request.method,
         "headers": headers,
         "multiValueHeaders": multi_headers,

@@ -1,11 +1,21 @@
 """Creating the template's tables, queues and schedule group on an AWS-compatible endpoint, and
-resolving each function's environment (``!Ref``, ``!GetAtt``, ``!Sub``) against what was made."""
+resolving each function's environment (``!Ref``, ``!GetAtt``, ``!Sub``) against what was made.
+
+Creation reuses what already exists under the same names (a second ``agentmessage local`` on the
+same external endpoint, or a restart against it): a table or schedule group that is there is
+kept as it is, with its data; a queue keeps its messages and gets the template's attributes.
+"""
 
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
+from botocore.exceptions import ClientError
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_scheduler import EventBridgeSchedulerClient
 
 from agentmessage_local.template import FunctionSpec, load_template, resources, table_definitions
 
@@ -76,9 +86,7 @@ def create_stack(
     dynamodb = session.client("dynamodb", endpoint_url=endpoint_url, region_name=REGION)
     for logical_id, definition in table_definitions(template).items():
         name = f"{prefix}-{logical_id}"
-        dynamodb.create_table(TableName=name, **definition["create"])
-        if definition["ttl"]:
-            dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=definition["ttl"])
+        _ensure_table(dynamodb, name, definition)
         stack.refs[logical_id] = name
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
     sqs = session.client("sqs", endpoint_url=endpoint_url, region_name=REGION)
@@ -98,20 +106,55 @@ def create_stack(
                 f'{{"deadLetterTargetArn":"{target}","maxReceiveCount":"{policy["maxReceiveCount"]}"}}'
             )
         name = f"{prefix}-{logical_id}"
-        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        try:  # the same name and attributes: SQS answers the existing queue
+            url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        except ClientError as exc:  # other attributes: keep the queue, take the template's
+            if _error_code(exc) not in ("QueueAlreadyExists", "QueueNameExists"):
+                raise
+            url = sqs.get_queue_url(QueueName=name)["QueueUrl"]
+            if attributes:
+                sqs.set_queue_attributes(QueueUrl=url, Attributes=attributes)
         stack.refs[logical_id] = url
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
         stack.attributes[(logical_id, "QueueName")] = name
     scheduler = session.client("scheduler", endpoint_url=endpoint_url, region_name=REGION)
     for logical_id in resources("AWS::Scheduler::ScheduleGroup", template):
         name = f"{prefix}-{logical_id}"
-        scheduler.create_schedule_group(Name=name)
+        _ensure_schedule_group(scheduler, name)
         stack.refs[logical_id] = name
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule-group/{name}"
     for logical_id in resources("AWS::IAM::Role", template):
         stack.refs[logical_id] = f"{prefix}-{logical_id}"
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{prefix}-{logical_id}"
     return stack
+
+
+def _error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def _ensure_table(dynamodb: "DynamoDBClient", name: str, definition: dict[str, Any]) -> None:
+    """Create the table, or keep the one of that name (``ResourceInUseException``)."""
+    try:
+        dynamodb.create_table(TableName=name, **definition["create"])
+    except ClientError as exc:
+        if _error_code(exc) != "ResourceInUseException":
+            raise
+        dynamodb.get_waiter("table_exists").wait(TableName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30})
+        current = dynamodb.describe_time_to_live(TableName=name)["TimeToLiveDescription"]
+        if not definition["ttl"] or current.get("TimeToLiveStatus") in ("ENABLED", "ENABLING"):
+            return
+    if definition["ttl"]:
+        dynamodb.update_time_to_live(TableName=name, TimeToLiveSpecification=definition["ttl"])
+
+
+def _ensure_schedule_group(scheduler: "EventBridgeSchedulerClient", name: str) -> None:
+    """Create the schedule group, or keep the one of that name (``ConflictException``)."""
+    try:
+        scheduler.create_schedule_group(Name=name)
+    except ClientError as exc:
+        if _error_code(exc) != "ConflictException":
+            raise
 
 
 def planned_stack(*, prefix: str = "agentmessage", parameters: dict[str, str] | None = None) -> Stack:

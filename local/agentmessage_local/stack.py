@@ -1,9 +1,10 @@
 """The whole system on one machine: ``agentmessage local``.
 
 An embedded moto server stands in for AWS (or another endpoint is used), the template's tables,
-queues and schedule group are created on it, a development org gets a test key, the HTTP gateway
-serves the API, and the triggers run: the dispatch queue feeds the dispatcher, due one-time
-schedules fire, the sweeper runs at its rate. ``stop`` ends all of it.
+queues and schedule group are created on it (or reused), a development org gets a test key and
+the sample events' key is stored, the HTTP gateway serves the API, and the triggers run: the
+dispatch queue feeds the dispatcher, due one-time schedules fire, the sweeper runs at its rate.
+``stop`` ends all of it.
 """
 
 import json
@@ -19,21 +20,29 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-from moto.server import ThreadedMotoServer
 
-from agentmessage.clock import to_iso
+from agentmessage.clock import to_iso, utc_now
 from agentmessage.dynamo_keys import DynamoKeyStore
 from agentmessage.model import Mode
 from agentmessage_local.api_definition import load_api
 from agentmessage_local.api_keys import create_key
-from agentmessage_local.gateway import ApiGateway, json_response, make_server, serve_in_background
+from agentmessage_local.faults import EmbeddedAws
+from agentmessage_local.gateway import ApiGateway, control_error, control_ok, make_server, serve_in_background
 from agentmessage_local.http_messages import HttpRequest, HttpResponse
 from agentmessage_local.resources import REGION, Stack, create_stack
+from agentmessage_local.sample_events import sample_key, store_sample_key
 from agentmessage_local.stack_clock import StackClock
 from agentmessage_local.state import LocalState
 from agentmessage_local.template import FunctionSpec, functions, load_template, resources
 from agentmessage_local.triggers import OneTimeSchedules, QueueEventSource, RateSchedule, rate_seconds
-from agentmessage_local.workers import FunctionWorker, WorkerPool, function_name, lambda_environment
+from agentmessage_local.workers import (
+    FunctionWorker,
+    ScalingFunction,
+    WorkerPool,
+    concurrency_limit,
+    function_name,
+    lambda_environment,
+)
 
 DEV_ORG = "org_dev"
 DEV_SCOPES = ("messages:send", "messages:read")
@@ -57,6 +66,10 @@ class Started:
     stage: str
     dev_org: str
     dev_key: str
+    sample_org: str | None  # the org of events/' sample key, stored at start
+
+
+ControlHandler = Callable[[HttpRequest], HttpResponse]
 
 
 def _session() -> boto3.session.Session:
@@ -73,7 +86,7 @@ class LocalStack:
     def __init__(self, options: LocalOptions) -> None:
         self.options = options
         self.clock = StackClock()
-        self._moto: ThreadedMotoServer | None = None
+        self._moto: EmbeddedAws | None = None
         self._workers: WorkerPool | None = None
         self._server: ThreadingHTTPServer | None = None
         self._stop = threading.Event()
@@ -95,12 +108,9 @@ class LocalStack:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's request log
         endpoint_url = self.options.endpoint_url
         if endpoint_url is None:
-            self._moto = ThreadedMotoServer(
-                ip_address=self.options.host, port=self.options.aws_port, verbose=False
-            )
+            self._moto = EmbeddedAws(self.options.host, self.options.aws_port)
             self._moto.start()
-            host, port = self._moto.get_host_and_port()
-            endpoint_url = f"http://{host}:{port}"
+            endpoint_url = self._moto.url
         session = _session()
         stage = str(self.options.parameters.get("Stage") or load_template()["Parameters"]["Stage"]["Default"])
         stack = create_stack(
@@ -110,25 +120,19 @@ class LocalStack:
             parameters={**self.options.parameters, "Stage": stage},
         )
         dynamodb = session.client("dynamodb", endpoint_url=endpoint_url)
-        dev_key, _ = create_key(
-            DynamoKeyStore(dynamodb, stack.refs["ApiKeysTable"]), DEV_ORG, DEV_SCOPES, Mode.TEST
-        )
+        keys = DynamoKeyStore(dynamodb, stack.refs["ApiKeysTable"])
+        dev_key, _ = create_key(keys, DEV_ORG, DEV_SCOPES, Mode.TEST)
+        sample = sample_key()
+        if sample is not None:
+            store_sample_key(keys, sample, utc_now())
 
         specs = functions()
         self._workers = WorkerPool(
             {
-                logical_id: FunctionWorker(
+                logical_id: ScalingFunction(
                     spec,
-                    lambda_environment(
-                        spec,
-                        stack.environment(spec),
-                        name=function_name(spec, stack.prefix),
-                        region=REGION,
-                        endpoint_url=endpoint_url,
-                    ),
-                    name=function_name(spec, stack.prefix),
-                    region=REGION,
-                    clock_offset=lambda: self.clock.offset_seconds,
+                    self._worker_factory(spec, stack, endpoint_url),
+                    max_concurrency=concurrency_limit(spec),
                 )
                 for logical_id, spec in specs.items()
             }
@@ -147,6 +151,7 @@ class LocalStack:
             region=REGION,
             stage=api.stage,
             stack=stack.to_json(),
+            embedded=self._moto is not None,
         ).write(self.options.state_file)
         self._state_written = True
         return Started(
@@ -156,6 +161,19 @@ class LocalStack:
             stage=api.stage,
             dev_org=DEV_ORG,
             dev_key=dev_key,
+            sample_org=sample.org_id if sample is not None else None,
+        )
+
+    def _worker_factory(
+        self, spec: FunctionSpec, stack: Stack, endpoint_url: str
+    ) -> Callable[[], FunctionWorker]:
+        """A new execution environment of ``spec``: the template's environment, resolved."""
+        name = function_name(spec, stack.prefix)
+        environment = lambda_environment(
+            spec, stack.environment(spec), name=name, region=REGION, endpoint_url=endpoint_url
+        )
+        return lambda: FunctionWorker(
+            spec, environment, name=name, region=REGION, clock_offset=lambda: self.clock.offset_seconds
         )
 
     def _start_triggers(
@@ -244,7 +262,8 @@ class LocalStack:
 
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         """Move the stack's clock (and every worker's), then fire due schedules and run the
-        rate-scheduled functions (the sweeper) once, so what became due happens now."""
+        rate-scheduled functions (the sweeper) once, so what became due happens now.
+        ``ValueError`` (and nothing moved) for a step ``StackClock.advance`` refuses."""
         self.clock.advance(seconds)
         fired = self._schedules.fire_due() if self._schedules is not None else []
         runs = {rate.name: rate.fire().payload() for rate in self._rates}
@@ -255,27 +274,29 @@ class LocalStack:
             "scheduled_runs": runs,
         }
 
-    def _control_endpoints(self) -> dict[tuple[str, str], Callable[[HttpRequest], HttpResponse]]:
-        def health(_: HttpRequest) -> HttpResponse:
-            return json_response(200, {"status": "ok"})
+    def _control_endpoints(self) -> dict[tuple[str, str], ControlHandler]:
+        """The gateway's ``/_local/`` endpoints; every answer is the API's envelope."""
 
-        def read_clock(_: HttpRequest) -> HttpResponse:
-            return json_response(
-                200,
-                {
-                    "now": to_iso(self.clock.now()),
-                    "offset_seconds": self.clock.offset_seconds,
-                },
+        def health(request: HttpRequest) -> HttpResponse:
+            return control_ok(request, {"status": "ok"})
+
+        def read_clock(request: HttpRequest) -> HttpResponse:
+            return control_ok(
+                request, {"now": to_iso(self.clock.now()), "offset_seconds": self.clock.offset_seconds}
             )
 
         def move_clock(request: HttpRequest) -> HttpResponse:
+            expected = 'expected {"advance_seconds": <seconds, a finite number >= 0>}'
             try:
-                seconds = json.loads(request.body or b"{}").get("advance_seconds", 0)
-            except (ValueError, AttributeError):
-                seconds = None
-            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-                return json_response(400, {"message": 'expected {"advance_seconds": <number >= 0>}'})
-            return json_response(200, self.advance_clock(float(seconds)))
+                body = json.loads(request.body or b"{}")  # NaN and Infinity parse: advance() refuses them
+            except ValueError:
+                return control_error(request, 400, "BAD_REQUEST", f"not JSON: {expected}")
+            if not isinstance(body, dict) or set(body) - {"advance_seconds"}:
+                return control_error(request, 400, "BAD_REQUEST", expected)
+            try:
+                return control_ok(request, self.advance_clock(body.get("advance_seconds", 0)))
+            except ValueError as exc:
+                return control_error(request, 400, "BAD_REQUEST", f"{exc}: {expected}")
 
         return {
             ("GET", "/_local/health"): health,

@@ -9,12 +9,13 @@ import json
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentmessage_local.resources import Stack
-from agentmessage_local.template import ROOT
+if TYPE_CHECKING:
+    from agentmessage_local.resources import Stack
 
 STATE_ENV = "AGENTMESSAGE_LOCAL_STATE"
+ROOT = Path(__file__).resolve().parents[2]  # the checkout (as template.ROOT: not imported, it costs yaml)
 
 
 def state_path() -> Path:
@@ -30,8 +31,11 @@ class LocalState:
     region: str
     stage: str
     stack: dict[str, Any]  # Stack.to_json()
+    embedded: bool = True  # the AWS endpoint is the stack's own moto (with /_local/faults)
 
-    def resources(self) -> Stack:
+    def resources(self) -> "Stack":
+        from agentmessage_local.resources import Stack  # boto3: imported only when needed
+
         return Stack.from_json(self.stack)
 
     def write(self, path: Path) -> None:

@@ -89,6 +89,7 @@ class FunctionSpec:
     events: dict[str, Any]
     memory_size: int = 128
     layer_dirs: tuple[Path, ...] = ()  # each layer's content, as Lambda mounts it under /opt
+    reserved_concurrency: int | None = None  # ReservedConcurrentExecutions
 
 
 def functions(template: dict[str, Any] | None = None) -> dict[str, FunctionSpec]:
@@ -109,8 +110,21 @@ def functions(template: dict[str, Any] | None = None) -> dict[str, FunctionSpec]
             events=props.get("Events", {}),
             memory_size=int(props.get("MemorySize", globals_.get("MemorySize", 128))),
             layer_dirs=_layer_dirs([*globals_.get("Layers", []), *props.get("Layers", [])], template),
+            reserved_concurrency=_optional_int(
+                props.get("ReservedConcurrentExecutions", globals_.get("ReservedConcurrentExecutions"))
+            ),
         )
     return specs
+
+
+def _optional_int(value: Any) -> int | None:
+    """A plain number from the template; ``None`` when absent or not a literal (a ``!Ref``)."""
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        return None
 
 
 def _layer_dirs(layers: list[Any], template: dict[str, Any]) -> tuple[Path, ...]:

@@ -1,9 +1,15 @@
-"""Functions run like Lambda containers: one warm worker subprocess per function.
+"""Functions run like Lambda containers: warm worker subprocesses, scaled out under load.
 
-A worker is started on its function's first invocation and kept warm; it serves one invocation
-at a time (a lock), with the function's timeout. A worker that times out or dies is killed and
-replaced at the next invocation, as Lambda replaces a broken execution environment. Workers
-write their logs to this process's stderr.
+A worker (``FunctionWorker``) is one execution environment: started on its first invocation and
+kept warm, it serves one invocation at a time, with the function's timeout. A worker that times
+out or dies is killed and replaced at the next invocation, as Lambda replaces a broken execution
+environment. Workers write their logs to this process's stderr.
+
+A function (``ScalingFunction``) runs as many workers as it has concurrent invocations, as Lambda
+scales a function out: an invocation takes an idle warm worker (the most recently used), or starts
+a new one (a cold start) when all are busy, up to the function's concurrency limit: its
+``ReservedConcurrentExecutions`` when the template sets one, else ``DEFAULT_CONCURRENCY``. Beyond
+it, an invocation waits for a worker to be free (where Lambda would answer a throttling error).
 """
 
 import json
@@ -22,6 +28,7 @@ from agentmessage_local.resources import ACCOUNT
 from agentmessage_local.template import FunctionSpec
 
 INIT_TIMEOUT_SECONDS = 10.0  # Lambda's limit for the init phase
+DEFAULT_CONCURRENCY = 4  # workers per function at most, unless the template reserves fewer
 DUMMY_CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "local",
     "AWS_SECRET_ACCESS_KEY": "local",
@@ -229,6 +236,74 @@ class FunctionWorker:
 
 def _runtime_error(kind: str, message: str) -> dict[str, Any]:
     return {"errorType": kind, "errorMessage": message, "stackTrace": []}
+
+
+class ScalingFunction:
+    """One function's workers: one per concurrent invocation, up to ``max_concurrency``."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        new_worker: Callable[[], Invoker],
+        *,
+        max_concurrency: int = DEFAULT_CONCURRENCY,
+    ) -> None:
+        if max_concurrency < 1:
+            raise ValueError("max_concurrency must be at least 1")
+        self.spec = spec
+        self.max_concurrency = max_concurrency
+        self._new_worker = new_worker
+        self._condition = threading.Condition()
+        self._workers: list[Invoker] = []
+        self._idle: list[Invoker] = []  # the most recently used last
+        self._stopped = False
+
+    @property
+    def size(self) -> int:
+        """How many workers (execution environments) the function has started."""
+        with self._condition:
+            return len(self._workers)
+
+    def invoke(self, event: Any, *, request_id: str | None = None) -> Invocation:
+        worker = self._acquire()
+        if worker is None:
+            return Invocation(error=_runtime_error("Runtime.Stopped", "the local stack is stopping"))
+        try:
+            return worker.invoke(event, request_id=request_id)
+        finally:
+            self._release(worker)
+
+    def _acquire(self) -> Invoker | None:
+        with self._condition:
+            while not self._stopped:
+                if self._idle:
+                    return self._idle.pop()
+                if len(self._workers) < self.max_concurrency:
+                    worker = self._new_worker()
+                    self._workers.append(worker)
+                    return worker
+                self._condition.wait()
+            return None
+
+    def _release(self, worker: Invoker) -> None:
+        with self._condition:
+            if not self._stopped:
+                self._idle.append(worker)
+            self._condition.notify()
+
+    def stop(self) -> None:
+        with self._condition:
+            self._stopped = True
+            workers = list(self._workers)
+            self._condition.notify_all()
+        for worker in workers:
+            worker.stop()
+
+
+def concurrency_limit(spec: FunctionSpec, default: int = DEFAULT_CONCURRENCY) -> int:
+    """The template's ``ReservedConcurrentExecutions`` when lower than ``default``."""
+    reserved = spec.reserved_concurrency
+    return default if reserved is None else max(1, min(default, reserved))
 
 
 class WorkerPool:

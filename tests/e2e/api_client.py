@@ -55,6 +55,8 @@ def assert_error(answer: HttpAnswer, status: int, code: str) -> dict[str, Any]:
 
 
 class ApiClient:
+    """A client of one base URL: the gateway, or the AWS endpoint for its ``/_local/faults``."""
+
     def __init__(self, base_url: str) -> None:
         parts = urlsplit(base_url)
         self.host = parts.hostname or "127.0.0.1"
@@ -102,15 +104,15 @@ class ApiClient:
 
     def stack_now(self) -> str:
         answer = self.request("GET", "/_local/clock")
-        assert answer.status == 200, answer.body
-        now: str = answer.body["now"]
+        assert_enveloped(answer)
+        now: str = answer.data["now"]
         return now
 
     def advance_clock(self, seconds: float) -> dict[str, Any]:
         answer = self.request("POST", "/_local/clock", body={"advance_seconds": seconds})
+        assert_enveloped(answer)
         assert answer.status == 200, answer.body
-        result: dict[str, Any] = answer.body
-        return result
+        return answer.data
 
     def wait_for(
         self,
@@ -131,3 +133,36 @@ class ApiClient:
             if time.monotonic() > deadline:
                 raise AssertionError(f"message {message_id} still {message['status']} after {timeout} s")
             time.sleep(0.1)
+
+
+class Faults:
+    """The embedded AWS endpoint's fault injection (``/_local/faults``, docs/local-stack.md)."""
+
+    def __init__(self, endpoint_url: str) -> None:
+        self._client = ApiClient(endpoint_url)
+
+    def add(self, **spec: Any) -> dict[str, Any]:
+        answer = self._client.request("POST", "/_local/faults", body=spec)
+        assert answer.status == 201, answer.body
+        return answer.data
+
+    def listing(self) -> list[dict[str, Any]]:
+        answer = self._client.request("GET", "/_local/faults")
+        assert answer.status == 200, answer.body
+        faults: list[dict[str, Any]] = answer.data["faults"]
+        return faults
+
+    def get(self, fault_id: str) -> dict[str, Any]:
+        return next(fault for fault in self.listing() if fault["id"] == fault_id)
+
+    def clear(self) -> None:
+        answer = self._client.request("DELETE", "/_local/faults")
+        assert answer.status == 200, answer.body
+
+    def wait_for_hit(self, fault_id: str, *, timeout: float = 30.0) -> None:
+        """Until the fault has met its first call (a delayed call is then being held)."""
+        deadline = time.monotonic() + timeout
+        while not self.get(fault_id)["hits"]:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"fault {fault_id} met no call within {timeout} s")
+            time.sleep(0.02)

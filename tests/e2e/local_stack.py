@@ -52,6 +52,14 @@ class LocalStackProcess:
 
     @classmethod
     def start(cls, workdir: Path, *extra_args: str) -> "LocalStackProcess":
+        """``agentmessage local`` on free ports, once it answers."""
+        stack = cls.spawn(workdir, *extra_args)
+        stack._wait_until_ready()
+        return stack
+
+    @classmethod
+    def spawn(cls, workdir: Path, *extra_args: str) -> "LocalStackProcess":
+        """``agentmessage local`` on free ports, just started (not waited for)."""
         state_file = workdir / "state.json"
         log_file = workdir / "stack.log"
         environment = {**os.environ, "AGENTMESSAGE_LOCAL_STATE": str(state_file)}
@@ -66,9 +74,21 @@ class LocalStackProcess:
                 preexec_fn=_die_with_parent,
                 start_new_session=True,
             )
-        stack = cls(process=process, state_file=state_file, log_file=log_file)
-        stack._wait_until_ready()
-        return stack
+        return cls(process=process, state_file=state_file, log_file=log_file)
+
+    @property
+    def endpoint_url(self) -> str:
+        """The AWS endpoint the stack uses (its embedded moto, with ``/_local/faults``)."""
+        assert self.state is not None
+        url: str = self.state["endpoint_url"]
+        return url
+
+    def wait_for_log(self, text: str, timeout: float = START_TIMEOUT_SECONDS) -> None:
+        deadline = time.monotonic() + timeout
+        while text not in self.log_file.read_text(errors="replace"):
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the local stack never logged {text!r}:\n{self.log()}")
+            time.sleep(0.01)
 
     def _wait_until_ready(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS

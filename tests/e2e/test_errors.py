@@ -1,8 +1,12 @@
 """Every error the routes can answer, in the envelope, with the request id throughout.
 
-Not reachable locally, so not here: 409 IDEMPOTENCY_IN_PROGRESS (one container per function
-serves one request at a time, so a retry never overlaps its first send), 429 (no throttling),
-500 and 503 (no failing dependency).
+Here: 400 BAD_REQUEST, 401 UNAUTHORIZED, 403 FORBIDDEN, 404 NOT_FOUND (a message, a route),
+409 MESSAGE_NOT_CANCELABLE, 422 VALIDATION_FAILED and IDEMPOTENCY_KEY_REUSED. Those a failing or
+busy system gives are reached as it reaches them: 409 IDEMPOTENCY_IN_PROGRESS, 503
+SERVICE_UNAVAILABLE (a handler's, and the authorizer's) and 500 INTERNAL in
+test_dependency_errors.py (fault injection on the AWS endpoint, a second container of the send
+function); 429 RATE_LIMITED in test_throttling.py (a stack with the stage's throttling set low);
+400 and 413 from the HTTP layer in test_gateway.py.
 """
 
 import uuid

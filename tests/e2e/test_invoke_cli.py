@@ -1,5 +1,6 @@
 """``agentmessage invoke`` on every file in events/, as ``sam local invoke`` runs them: against the
-running stack, the sample key and message seeded there as events/README.md describes."""
+running stack, which stores the sample key at start; the sample message is seeded here, as
+events/README.md describes."""
 
 import json
 from pathlib import Path
@@ -8,10 +9,8 @@ from typing import Any
 import boto3
 import pytest
 
-from agentmessage.model import Mode
 from tests.e2e.api_client import ApiClient
 from tests.e2e.local_stack import ROOT, LocalStackProcess
-from tests.support.keys import store_key
 from tests.support.messages import a_message, seed_message
 
 EVENTS = ROOT / "events"
@@ -41,7 +40,7 @@ def proxy_answer(result: dict[str, Any]) -> tuple[int, dict[str, Any]]:
 
 @pytest.fixture(scope="module")
 def seeded(local_stack: LocalStackProcess) -> None:
-    """The sample key (its hash) and the sample message, queued, in the running stack."""
+    """The sample message, queued, in the running stack (the stack stored the sample key itself)."""
     assert local_stack.state is not None
     refs = local_stack.state["stack"]["refs"]
     client = boto3.client(
@@ -51,8 +50,21 @@ def seeded(local_stack: LocalStackProcess) -> None:
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
-    store_key(client, refs["ApiKeysTable"], org_id=SAMPLE_ORG, key=SAMPLE_KEY, mode=Mode.TEST)
     seed_message(client, refs["MessagesTable"], a_message(SAMPLE_ORG, SAMPLE_MESSAGE_ID))
+
+
+def test_the_authorizer_sample_is_allowed_by_the_key_the_stack_stored(
+    local_stack: LocalStackProcess, api: ApiClient
+) -> None:
+    # Given a running stack, and nothing stored by hand: When the authorizer runs on its sample event
+    code, policy = invoke(local_stack, "AuthorizerFunction", EVENTS / "authorizer.json")
+    # Then it allows the sample key, for the sample org, as events/README.md says
+    assert code == 0, policy
+    assert [statement["Effect"] for statement in policy["policyDocument"]["Statement"]] == ["Allow"]
+    assert (policy["principalId"], policy["context"]["org_id"]) == ("key_sample", SAMPLE_ORG)
+    assert set(policy["context"]["scopes"].split()) == {"messages:send", "messages:read"}
+    # And the same key opens the running API for that org
+    assert api.send(SAMPLE_KEY, {"from": "+15555550100", "to": "+15555550199", "text": "hi"}).status == 202
 
 
 def test_there_is_a_sample_event_for_every_function() -> None:

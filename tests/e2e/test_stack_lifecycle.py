@@ -1,6 +1,8 @@
-"""``agentmessage local`` starts, serves, and stops cleanly on Ctrl-C: workers, threads, moto."""
+"""``agentmessage local`` starts, serves, and stops cleanly on Ctrl-C (workers, threads, moto), even
+while starting; and starts again on an endpoint where its resources already exist."""
 
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -9,6 +11,7 @@ import pytest
 
 from tests.e2e.api_client import ApiClient, assert_error
 from tests.e2e.local_stack import LocalStackProcess
+from tests.e2e.test_sending import message
 
 
 def children(pid: int) -> set[int]:
@@ -60,3 +63,45 @@ def test_a_port_in_use_is_a_clear_error(local_stack: LocalStackProcess) -> None:
     done = local_stack.cli("local", "--port", port, "--aws-port", "0")
     assert done.returncode == 2
     assert "already in use" in done.stderr
+
+
+def test_ctrl_c_while_starting_stops_quietly(tmp_path: Path) -> None:
+    # Given a stack that has just begun to start (its signal handlers are in place, it is still
+    # importing and creating: the first seconds)
+    stack = LocalStackProcess.spawn(tmp_path)
+    try:
+        stack.wait_for_log("starting the local stack...")
+        # When it gets Ctrl-C
+        code = stack.stop(signal.SIGINT)
+    finally:
+        stack.stop(signal.SIGKILL)
+    log = stack.log()
+    # Then it stops as a running stack stops: status 0, no traceback, nothing left behind
+    assert code == 0, log
+    assert "Traceback" not in log, log
+    assert "KeyboardInterrupt" not in log, log
+    assert "stopped" in log
+    assert "stack is up" not in log, "the interrupt should have come while starting"
+    assert not stack.state_file.exists()
+
+
+def test_a_second_stack_on_the_same_endpoint_reuses_its_resources(
+    local_stack: LocalStackProcess, tmp_path: Path
+) -> None:
+    # Given the session's stack, with its tables, queues and schedule group
+    # When another stack starts against the same AWS endpoint (twice: a restart)
+    for run in ("first", "second"):
+        workdir = tmp_path / run
+        workdir.mkdir()
+        other = LocalStackProcess.start(workdir, "--endpoint-url", local_stack.endpoint_url)
+        try:
+            banner = other.banner()
+            assert "external endpoint" in banner
+            found = re.search(r"Test key\s+(am_test_\w+)", banner)
+            assert found is not None, banner
+            # Then it serves from the same tables: what it accepts, the first stack reads
+            sent = ApiClient(other.gateway_url).send(found.group(1), message()).data
+            assert ApiClient(local_stack.gateway_url).get(found.group(1), sent["id"]).data["id"] == sent["id"]
+        finally:
+            code = other.stop(signal.SIGINT)
+        assert code == 0, other.log()

@@ -16,6 +16,7 @@ from agentmessage_local.request_authorizer import policy_allows
 from agentmessage_local.resources import planned_stack
 from agentmessage_local.stack_clock import StackClock
 from agentmessage_local.template import FunctionSpec, functions
+from agentmessage_local.throttling import MethodSetting, StageThrottle
 from agentmessage_local.triggers import at_time, failed_message_ids, rate_seconds
 from agentmessage_local.workers import Invocation, WorkerPool
 
@@ -69,14 +70,20 @@ def ok(_: dict[str, Any]) -> Invocation:
 
 
 class Stack:
-    def __init__(self, **answers: Answer) -> None:
+    def __init__(self, parameters: dict[str, str] | None = None, **answers: Answer) -> None:
         self.clock = StackClock()
+        self.seconds = 0.0  # the gateway's monotonic time, moved by hand
         self.functions = {
             logical_id: FakeFunction(spec, answers.get(logical_id, ok))
             for logical_id, spec in functions().items()
         }
         self.functions["AuthorizerFunction"].answer = answers.get("AuthorizerFunction", authorizer)
-        self.gateway = ApiGateway(load_api(planned_stack(prefix="t")), WorkerPool(self.functions), self.clock)
+        self.gateway = ApiGateway(
+            load_api(planned_stack(prefix="t", parameters=parameters)),
+            WorkerPool(self.functions),
+            self.clock,
+            monotonic=lambda: self.seconds,
+        )
 
     def events(self, logical_id: str) -> list[dict[str, Any]]:
         return self.functions[logical_id].events
@@ -175,12 +182,13 @@ def test_an_allowed_request_reaches_its_function_as_a_rest_proxy_event() -> None
     )
     assert response.status == 200
     [event] = stack.events("GetMessageFunction")
+    # A REST API passes the path and its parameters as sent, percent-encoded (see api_definition).
     assert (event["resource"], event["path"], event["httpMethod"]) == (
         "/v1/messages/{id}",
-        "/v1/messages/a b",
+        "/v1/messages/a%20b",
         "GET",
     )
-    assert event["pathParameters"] == {"id": "a b"}
+    assert event["pathParameters"] == {"id": "a%20b"}
     assert event["headers"]["X-Thing"] == "second"
     assert event["multiValueHeaders"]["X-Thing"] == ["first", "second"]
     assert event["queryStringParameters"] == {"x": "2", "y": ""}
@@ -193,7 +201,7 @@ def test_an_allowed_request_reaches_its_function_as_a_rest_proxy_event() -> None
         "/v1/messages/{id}",
         "GET",
     )
-    assert context["path"] == "/dev/v1/messages/a b"
+    assert context["path"] == "/dev/v1/messages/a%20b"
     assert context["identity"]["sourceIp"] == "127.0.0.1"
     assert context["identity"]["userAgent"] == "tests"
     assert isinstance(context["requestTimeEpoch"], int)
@@ -251,9 +259,11 @@ def test_a_policy_that_does_not_allow_the_method_is_access_denied() -> None:
 def test_a_failing_authorizer_is_an_authorizer_configuration_error(answer: Invocation) -> None:
     stack = Stack(AuthorizerFunction=lambda _: answer)
     response = stack.request("GET", "/v1/messages/a")
-    # AUTHORIZER_CONFIGURATION_ERROR: the template's own response for it, else DEFAULT_5XX at 500.
-    assert envelope_error(response) in {(500, "INTERNAL"), (503, "SERVICE_UNAVAILABLE")}
+    # AUTHORIZER_CONFIGURATION_ERROR, as the template renders it: 503, the caller may retry.
+    assert envelope_error(response) == (503, "SERVICE_UNAVAILABLE")
+    assert response.header("Retry-After") == "1"
     assert response.header("x-amzn-ErrorType") == "AuthorizerConfigurationException"
+    assert stack.events("GetMessageFunction") == []
 
 
 def test_the_functions_answer_is_mapped_back() -> None:
@@ -323,3 +333,79 @@ def test_schedule_expressions() -> None:
     assert rate_seconds("rate(1 minute)") == 60
     assert rate_seconds("rate(2 hours)") == 7200
     assert rate_seconds("cron(0 * * * ? *)") is None
+
+
+# -- stage throttling ---------------------------------------------------------------------------------
+
+THROTTLED = {"ThrottlingBurstLimit": "2", "ThrottlingRateLimit": "1"}
+
+
+def test_method_settings_come_from_the_templates_parameters() -> None:
+    default = load_api(planned_stack(prefix="t"))
+    [setting] = default.method_settings
+    assert (setting.resource_path, setting.http_method) == ("/*", "*")
+    assert (setting.burst_limit, setting.rate_limit) == (200, 100.0)  # the parameters' defaults
+    [overridden] = load_api(planned_stack(prefix="t", parameters=THROTTLED)).method_settings
+    assert (overridden.burst_limit, overridden.rate_limit) == (2, 1.0)
+
+
+def test_over_the_burst_a_method_is_throttled_before_the_authorizer() -> None:
+    stack = Stack(parameters=THROTTLED)
+    assert [stack.request("GET", "/v1/messages/a").status for _ in range(2)] == [200, 200]
+    calls = len(stack.events("AuthorizerFunction")) + len(stack.events("GetMessageFunction"))
+    response = stack.request("GET", "/v1/messages/b", authorization="Bearer never-seen")
+    assert envelope_error(response) == (429, "RATE_LIMITED")
+    assert response.header("Retry-After") == "1"
+    assert response.header("x-amzn-ErrorType") == "TooManyRequestsException"
+    # Neither the authorizer (an identity never seen) nor the function was called.
+    assert len(stack.events("AuthorizerFunction")) + len(stack.events("GetMessageFunction")) == calls
+
+
+def test_a_request_without_a_key_is_throttled_too() -> None:
+    stack = Stack(parameters={"ThrottlingBurstLimit": "1", "ThrottlingRateLimit": "1"})
+    assert envelope_error(stack.request("GET", "/v1/messages/a", authorization=None)) == (401, "UNAUTHORIZED")
+    assert envelope_error(stack.request("GET", "/v1/messages/a", authorization=None)) == (429, "RATE_LIMITED")
+
+
+def test_each_method_has_its_own_bucket_refilled_at_the_rate() -> None:
+    stack = Stack(parameters=THROTTLED)
+    for _ in range(2):
+        stack.request("GET", "/v1/messages/a")
+    assert stack.request("GET", "/v1/messages/a").status == 429
+    # Another method of the same resource, and another resource: their own buckets
+    assert stack.request("DELETE", "/v1/messages/a").status == 200
+    assert stack.request("POST", "/v1/messages", body=b"{}").status == 200
+    stack.seconds += 0.5  # half a token at 1 per second
+    assert stack.request("GET", "/v1/messages/a").status == 429
+    stack.seconds += 0.5
+    assert stack.request("GET", "/v1/messages/a").status == 200
+    stack.seconds += 60  # refilled up to the burst, no further
+    assert [stack.request("GET", "/v1/messages/a").status for _ in range(3)] == [200, 200, 429]
+
+
+def test_an_unknown_route_is_not_throttled_by_a_methods_bucket() -> None:
+    stack = Stack(parameters={"ThrottlingBurstLimit": "1", "ThrottlingRateLimit": "1"})
+    for _ in range(3):
+        assert envelope_error(stack.request("GET", "/v1/nothing")) == (404, "NOT_FOUND")
+
+
+def test_the_most_specific_method_setting_wins() -> None:
+    settings = [
+        MethodSetting("/*", "*", 5, 5.0),
+        MethodSetting("/~1v1~1messages~1{id}", "GET", 1, None),
+    ]
+    throttle = StageThrottle(settings, monotonic=lambda: 0.0)
+    assert throttle.limits("GET", "/v1/messages/{id}") == (1, 5.0)  # the rate from the wider entry
+    assert throttle.limits("DELETE", "/v1/messages/{id}") == (5, 5.0)
+    assert StageThrottle([], monotonic=lambda: 0.0).limits("GET", "/v1/messages") is None
+    assert [throttle.allow("GET", "/v1/messages/{id}") for _ in range(2)] == [True, False]
+
+
+# -- the local control endpoints ------------------------------------------------------------------------
+
+
+def test_an_unknown_local_endpoint_is_404_in_the_envelope() -> None:
+    stack = Stack()
+    for method, path in [("GET", "/_local/nothing"), ("DELETE", "/_local/clock"), ("GET", "/_local/")]:
+        response = stack.request(method, path)
+        assert envelope_error(response) == (404, "NOT_FOUND")
