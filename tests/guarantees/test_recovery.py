@@ -10,9 +10,8 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
 
-from agentmessage import aws_clients, clock
+from agentmessage import clock
 from agentmessage.messages import SWEEP_GRACE
 from agentmessage.model import Status
 from functions.dispatch import app as dispatch_app
@@ -21,6 +20,7 @@ from functions.sweep import app as sweep_app
 from tests.guarantees.conftest import World
 from tests.support.events import FakeLambdaContext, authorizer_context, scheduled_event, send_event, sqs_event
 from tests.support.fakes import START, FakeClock
+from tests.support.queues import drain, lose
 
 ORG = "org_recovery"
 SWEEP_EVERY = timedelta(seconds=60)
@@ -30,26 +30,8 @@ LOSSES = ["the enqueue failed", "the schedule was not created", "the schedule ne
 PHASES = [0.0, 0.001, 17.0, 30.0, 59.999]  # seconds from the send to the sweeper's next run
 
 
-def _lose(service: str, operation: str) -> None:
-    client = getattr(aws_clients, service)()
-
-    def unreachable(**_: Any) -> None:
-        raise EndpointConnectionError(endpoint_url=client.meta.endpoint_url)
-
-    client.meta.events.register(
-        f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}", unreachable
-    )
-
-
 def _drain(world: World) -> list[str]:
-    sqs = world.client("sqs")
-    url = world.stack.refs["DispatchQueue"]
-    bodies: list[str] = []
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in messages:
-            bodies.append(message["Body"])
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return bodies
+    return drain(world.client("sqs"), world.stack.refs["DispatchQueue"])
 
 
 @pytest.mark.parametrize("phase", PHASES)
@@ -61,13 +43,13 @@ def test_recovery(world: World, monkeypatch: pytest.MonkeyPatch, loss: str, phas
     # Given a message accepted at 06:00, now or for 06:05, whose trigger is lost
     body: dict[str, Any] = {"from": "+15555550100", "to": "+15555550199", "text": "Your code is 123456"}
     if loss == "the enqueue failed":
-        _lose("sqs", "SendMessage")
+        lose("sqs", "SendMessage")
         due = START
     else:
         body["scheduled_at"] = "2026-11-22T06:05:00Z"
         due = SCHEDULED_AT
         if loss == "the schedule was not created":
-            _lose("scheduler", "CreateSchedule")
+            lose("scheduler", "CreateSchedule")
     response = send_app.lambda_handler(
         send_event(body, authorizer=authorizer_context(org_id=ORG)), FakeLambdaContext()
     )

@@ -11,9 +11,11 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from agentmessage import clock
 from agentmessage_local.resources import Stack, create_stack
 from agentmessage_local.template import functions
 from tests.support.events import FakeLambdaContext
+from tests.support.fakes import START, FakeClock
 
 _MODULES = {
     "AuthorizerFunction": "functions.authorizer.app",
@@ -47,6 +49,28 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
 
 
 Invoke = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Each test is a fresh container: the dispatcher caches its policy per container, and the
+    shared Metrics object read its namespace when first imported, possibly at collection, before
+    the environment fixture ran (Lambda sets the environment before any import)."""
+    from agentmessage.observability import metrics
+    from functions.dispatch import app as dispatch_app
+
+    dispatch_app._policy.cache_clear()
+    monkeypatch.setattr(metrics, "namespace", "AgentMessage")
+    yield
+    dispatch_app._policy.cache_clear()
+
+
+@pytest.fixture
+def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
+    """The functions' clock, stopped at ``START``; tests move it."""
+    fake = FakeClock(START)
+    monkeypatch.setattr(clock, "utc_now", fake)
+    return fake
 
 
 def _module(logical_id: str) -> ModuleType:

@@ -2,18 +2,16 @@
 ``{org_id, id}``, the dispatcher claims and hands the message to the sandbox carrier."""
 
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
-from agentmessage import clock
 from agentmessage.carriers.base import OutboundMessage, SendResult
 from agentmessage.carriers.sandbox import SANDBOX_NUMBERS
 from agentmessage.dynamo_messages import DynamoMessageRepository
 from agentmessage.model import Message, Status
-from agentmessage.observability import metrics
 from functions.dispatch import app as dispatch_app
 from tests.integration.conftest import Aws, Invoke
 from tests.support.events import (
@@ -25,6 +23,7 @@ from tests.support.events import (
     sqs_event,
 )
 from tests.support.fakes import START, FakeClock
+from tests.support.queues import drain as drain_queue
 
 ORG = "org_a"
 UNREACHABLE = "+15555550101"
@@ -32,24 +31,6 @@ THROTTLED_ONCE = "+15555550102"
 NO_RECEIPT = "+15555550103"
 OPTED_OUT = "+15555550104"
 ANYONE = "+15555550199"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    # The dispatcher caches its policy per container; each test sets its own environment.
-    dispatch_app._policy.cache_clear()
-    # The shared Metrics object read its namespace when first imported, possibly at collection,
-    # before the environment fixture ran; Lambda sets the environment before any import.
-    monkeypatch.setattr(metrics, "namespace", "AgentMessage")
-    yield
-    dispatch_app._policy.cache_clear()
-
-
-@pytest.fixture
-def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock(START)
-    monkeypatch.setattr(clock, "utc_now", fake)
-    return fake
 
 
 @pytest.fixture
@@ -79,17 +60,7 @@ def dispatch(invoke: Callable[[str], Invoke]) -> Callable[[dict[str, Any]], list
 
 def drain(aws: Aws) -> list[str]:
     """Every body on the dispatch queue (received and deleted), as the event source mapping would."""
-    sqs = aws.client("sqs")
-    url = aws.stack.refs["DispatchQueue"]
-    bodies: list[str] = []
-    while True:
-        received = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=30)
-        messages = received.get("Messages", [])
-        if not messages:
-            return bodies
-        for message in messages:
-            bodies.append(message["Body"])
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return drain_queue(aws.client("sqs"), aws.stack.refs["DispatchQueue"])
 
 
 def stored(aws: Aws, message_id: str) -> Message:

@@ -4,43 +4,27 @@ recovered, stale messages expire, stuck sends fail, and the due index is read wi
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from botocore.exceptions import EndpointConnectionError
 
-from agentmessage import aws_clients, clock, ids
+from agentmessage import aws_clients, ids
 from agentmessage.carriers.base import OutboundMessage, SendResult
 from agentmessage.dynamo_messages import DynamoMessageRepository
 from agentmessage.messages import SWEEP_GRACE, sweep_due_at
 from agentmessage.model import Message, Status
-from agentmessage.observability import metrics
 from agentmessage.sweeping import LEASE_EXPIRED
 from functions.dispatch import app as dispatch_app
 from tests.integration.conftest import Aws, Invoke
 from tests.support.events import authorizer_context, scheduled_event, send_event, sqs_event
 from tests.support.fakes import START, FakeClock, make_message
+from tests.support.queues import drain as drain_queue
+from tests.support.queues import lose
 
 ORG = "org_a"
-
-
-@pytest.fixture(autouse=True)
-def _fresh_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    dispatch_app._policy.cache_clear()
-    # The shared Metrics object read its namespace when first imported (maybe at collection).
-    monkeypatch.setattr(metrics, "namespace", "AgentMessage")
-    yield
-    dispatch_app._policy.cache_clear()
-
-
-@pytest.fixture
-def fake_clock(monkeypatch: pytest.MonkeyPatch) -> FakeClock:
-    fake = FakeClock(START)
-    monkeypatch.setattr(clock, "utc_now", fake)
-    return fake
 
 
 @pytest.fixture
@@ -74,27 +58,8 @@ def dispatch(invoke: Callable[[str], Invoke]) -> Callable[[list[str]], list[str]
     return run
 
 
-def lose(service: str, operation: str) -> None:
-    """Make every ``operation`` call of the cached client fail, as if the network dropped it."""
-    client = getattr(aws_clients, service)()
-
-    def unreachable(**_: Any) -> None:
-        raise EndpointConnectionError(endpoint_url=client.meta.endpoint_url)
-
-    client.meta.events.register(
-        f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}", unreachable
-    )
-
-
 def drain(aws: Aws) -> list[str]:
-    sqs = aws.client("sqs")
-    url = aws.stack.refs["DispatchQueue"]
-    bodies: list[str] = []
-    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-        for message in messages:
-            bodies.append(message["Body"])
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    return bodies
+    return drain_queue(aws.client("sqs"), aws.stack.refs["DispatchQueue"])
 
 
 def repository(aws: Aws) -> DynamoMessageRepository:
