@@ -10,21 +10,10 @@ import boto3
 import pytest
 
 from tests.e2e.api_client import ApiClient
-from tests.e2e.local_stack import ROOT, LocalStackProcess
+from tests.e2e.local_stack import LocalStackProcess
 from tests.support.messages import a_message, seed_message
+from tests.support.samples import EVENTS, FUNCTION_OF, SAMPLE_KEY, SAMPLE_MESSAGE_ID, SAMPLE_ORG
 
-EVENTS = ROOT / "events"
-FUNCTION_OF = {
-    "authorizer.json": "AuthorizerFunction",
-    "send.json": "SendMessageFunction",
-    "get.json": "GetMessageFunction",
-    "cancel.json": "CancelMessageFunction",
-    "dispatch.json": "DispatchFunction",
-    "sweep.json": "SweepFunction",
-}
-SAMPLE_KEY = "am_test_SampleKeyForSamLocalInvoke0123456789abcd"
-SAMPLE_ORG = "org_sample"
-SAMPLE_MESSAGE_ID = "019e6e3d-b3a4-7c41-9d2e-4f6a8b0c1d2e"
 NO_KEY_EVENT = '{"type": "REQUEST", "headers": {}}'  # rejected before any AWS call
 
 

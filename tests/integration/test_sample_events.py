@@ -2,7 +2,6 @@
 ``sam local invoke <Fn> -e events/<file>.json``."""
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,19 +12,7 @@ from tests.integration.conftest import Aws
 from tests.support.api import enveloped
 from tests.support.keys import store_key
 from tests.support.messages import a_message, seed_message, stored_status
-
-EVENTS = Path(__file__).resolve().parents[2] / "events"
-FUNCTION_OF = {
-    "authorizer.json": "AuthorizerFunction",
-    "send.json": "SendMessageFunction",
-    "get.json": "GetMessageFunction",
-    "cancel.json": "CancelMessageFunction",
-    "dispatch.json": "DispatchFunction",
-    "sweep.json": "SweepFunction",
-}
-SAMPLE_KEY = "am_test_SampleKeyForSamLocalInvoke0123456789abcd"
-SAMPLE_ORG = "org_sample"
-SAMPLE_MESSAGE_ID = "019e6e3d-b3a4-7c41-9d2e-4f6a8b0c1d2e"
+from tests.support.samples import EVENTS, FUNCTION_OF, SAMPLE_KEY, SAMPLE_MESSAGE_ID, SAMPLE_ORG
 
 
 def sample(name: str) -> dict[str, Any]:
