@@ -5,6 +5,7 @@ from datetime import datetime, timedelta
 
 from agentmessage import ids
 from agentmessage.auth import Caller
+from agentmessage.carriers.base import LIVE_MEDIA_LIMIT
 from agentmessage.encoding import segment
 from agentmessage.errors import AgentMessageError, MessageNotCancelable, MessageNotFound, ValidationFailed
 from agentmessage.model import Message, Mode, Status
@@ -24,11 +25,6 @@ def sweep_due_at(message: Message) -> datetime:
     """When the sweeper should next look at a queued message."""
     due = message.due_at + SWEEP_GRACE
     return min(due, message.valid_until) if message.valid_until else due
-
-
-# The live carrier (AWS End User Messaging SendMediaMessage) takes one media file per MMS; the
-# sandbox takes the API's ten. Refused at acceptance, so a live MMS is never accepted to fail.
-LIVE_MEDIA_LIMIT = 1
 
 
 def _check_carrier_limits(request: SendMessageRequest, caller: Caller) -> None:

@@ -24,6 +24,7 @@ from botocore.exceptions import (
 )
 
 from agentmessage.carriers.base import (
+    LIVE_MEDIA_LIMIT,
     CarrierError,
     OutboundMessage,
     PermanentCarrierError,
@@ -57,7 +58,6 @@ DESTINATION_VALIDATION_REASONS: Final = frozenset(
 )
 
 # SendMediaMessage's MediaUrls holds one media file per message.
-MAX_MEDIA_PER_MESSAGE: Final = 1
 
 # Puts an MMS's media where SendMediaMessage can read it; the s3:// URLs, or a CarrierError.
 StageMedia = Callable[[OutboundMessage], Sequence[str]]
@@ -118,10 +118,10 @@ class EndUserMessagingCarrier:
     def _staged_media(self, message: OutboundMessage) -> list[str]:
         if not message.media_urls:
             return []
-        if len(message.media_urls) > MAX_MEDIA_PER_MESSAGE:
+        if len(message.media_urls) > LIVE_MEDIA_LIMIT:
             raise PermanentCarrierError(
                 "MEDIA_TOO_MANY",
-                f"{len(message.media_urls)} media URLs; SendMediaMessage takes {MAX_MEDIA_PER_MESSAGE}",
+                f"{len(message.media_urls)} media URLs; SendMediaMessage takes {LIVE_MEDIA_LIMIT}",
             )
         if self._stage_media is None:
             raise PermanentCarrierError("MEDIA_STAGING_REJECTED", "no media bucket is configured")
