@@ -3,7 +3,6 @@
 from dataclasses import dataclass, field
 from typing import Protocol
 
-
 # The live carrier (AWS End User Messaging SendMediaMessage) takes one media file per MMS; the
 # sandbox takes the API's ten. The send refuses more at acceptance, the live carrier again at send.
 LIVE_MEDIA_LIMIT = 1
