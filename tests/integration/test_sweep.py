@@ -318,12 +318,16 @@ def test_a_stuck_send_is_failed_only_once_the_items_own_lease_has_passed(aws: Aw
     assert repository.claim(ORG, message.id, START, lease_until=START + timedelta(minutes=5)).won
 
     # When a sweep acts on it before the lease has passed, the write refuses
-    early = repository.fail_stuck(ORG, message.id, now=START + timedelta(minutes=4), errors=[LEASE_EXPIRED])
+    early = repository.record_failed(
+        ORG, message.id, now=START + timedelta(minutes=4), errors=[LEASE_EXPIRED], lease_expired=True
+    )
     assert not early.won
     assert stored(aws, message.id).status is Status.SENDING
 
     # Then after the lease it fails it, once
-    late = repository.fail_stuck(ORG, message.id, now=START + timedelta(minutes=5), errors=[LEASE_EXPIRED])
+    late = repository.record_failed(
+        ORG, message.id, now=START + timedelta(minutes=5), errors=[LEASE_EXPIRED], lease_expired=True
+    )
     assert late.won
     assert stored(aws, message.id).errors == [LEASE_EXPIRED]
 
@@ -377,3 +381,52 @@ def test_a_record_whose_answer_was_lost_is_recognised_by_its_retry(aws: Aws) -> 
     # When the same record arrives again it is its own win; another provider id is not
     assert record("p-1")
     assert not record("p-2")
+
+
+def test_a_release_or_a_failure_whose_answer_was_lost_is_recognised_by_its_retry(aws: Aws) -> None:
+    # Given a claimed message released for a retry, whose answer was lost
+    repository = DynamoMessageRepository(aws_clients.dynamodb(), aws.stack.refs["MessagesTable"])
+    message = make_message(ids.new_message_id())
+    repository.create(message, due_at=START)
+    repository.claim(ORG, message.id, START, lease_until=START + timedelta(minutes=5))
+    retry_at = START + timedelta(minutes=1)
+    assert repository.release(ORG, message.id, due_at=retry_at).won
+
+    # When the same release arrives again it is its own win; a release for another time is not
+    assert repository.release(ORG, message.id, due_at=retry_at).won
+    assert not repository.release(ORG, message.id, due_at=retry_at + timedelta(seconds=1)).won
+
+    # And likewise a failure recorded twice with the same moment
+    repository.claim(ORG, message.id, retry_at, lease_until=retry_at + timedelta(minutes=5))
+    failed_at = retry_at + timedelta(seconds=2)
+    assert repository.record_failed(ORG, message.id, now=failed_at, errors=[LEASE_EXPIRED]).won
+    assert repository.record_failed(ORG, message.id, now=failed_at, errors=[LEASE_EXPIRED]).won
+    later = failed_at + timedelta(seconds=1)
+    assert not repository.record_failed(ORG, message.id, now=later, errors=[LEASE_EXPIRED]).won
+
+
+def test_an_unreadable_row_is_reported_and_does_not_stop_the_sweep(
+    aws: Aws, send: Callable[..., str], sweep: Callable[[], dict[str, Any]], fake_clock: FakeClock
+) -> None:
+    # Given two lost sends, and a row of the due index whose status no code knows
+    lose("sqs", "SendMessage")
+    good = [send(), send()]
+    dynamodb, table = aws.client("dynamodb"), aws.stack.refs["MessagesTable"]
+    bad = make_message(ids.new_message_id())
+    DynamoMessageRepository(dynamodb, table).create(bad, due_at=START)
+    dynamodb.update_item(
+        TableName=table,
+        Key={"org_id": {"S": ORG}, "id": {"S": bad.id}},
+        UpdateExpression="SET #status = :odd",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":odd": {"S": "teleported"}},
+    )
+    fake_clock.advance(SWEEP_GRACE.total_seconds() + 1)
+
+    # When the sweeper runs
+    report = sweep()
+
+    # Then the good ones are recovered, and the bad row is counted as an error, not a crash
+    assert report["requeued"] == 2
+    assert report["errors"] == 1
+    assert sorted(ids_in(drain(aws))) == sorted(good)

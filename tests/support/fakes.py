@@ -245,24 +245,25 @@ class InMemoryMessageRepository:
         )
 
     def record_failed(
-        self, org_id: str, message_id: str, *, now: datetime, errors: list[MessageError], from_status: Status
+        self,
+        org_id: str,
+        message_id: str,
+        *,
+        now: datetime,
+        errors: list[MessageError],
+        lease_expired: bool = False,
     ) -> Transition:
         self._enter("record_failed")
-        return self._change(
-            org_id,
-            message_id,
-            lambda row: row.message.status is from_status,
-            lambda row: self._set(row, status=Status.FAILED, completed_at=now, errors=list(errors)),
-        )
 
-    def fail_stuck(
-        self, org_id: str, message_id: str, *, now: datetime, errors: list[MessageError]
-    ) -> Transition:
-        self._enter("fail_stuck")
+        def condition(row: _Row) -> bool:
+            if row.message.status is not Status.SENDING:
+                return False
+            return not lease_expired or (row.due_at is not None and row.due_at <= now)
+
         return self._change(
             org_id,
             message_id,
-            lambda row: row.message.status is Status.SENDING and row.due_at is not None and row.due_at <= now,
+            condition,
             lambda row: self._set(row, status=Status.FAILED, completed_at=now, errors=list(errors)),
         )
 

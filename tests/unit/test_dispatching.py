@@ -178,7 +178,7 @@ def test_a_send_recorded_after_the_lease_expired_is_still_reported_sent(
     repository.put(make_message())
 
     def sweeper_fails_it(_: OutboundMessage) -> None:
-        repository.record_failed(ORG, ID, now=clock.now, errors=[LEASE_EXPIRED], from_status=Status.SENDING)
+        repository.record_failed(ORG, ID, now=clock.now, errors=[LEASE_EXPIRED])
 
     carrier = ScriptedCarrier(DELIVERED, on_send=sweeper_fails_it)
 
@@ -371,7 +371,7 @@ def test_a_retryable_refusal_after_the_lease_expired_keeps_the_sweepers_verdict(
     repository.put(make_message())
 
     def sweeper_fails_it(_: OutboundMessage) -> None:
-        repository.record_failed(ORG, ID, now=clock.now, errors=[LEASE_EXPIRED], from_status=Status.SENDING)
+        repository.record_failed(ORG, ID, now=clock.now, errors=[LEASE_EXPIRED])
 
     outcome = dispatch(repository, ScriptedCarrier(THROTTLED, on_send=sweeper_fails_it), clock)
 

@@ -272,6 +272,47 @@ def test_mms_urls_must_be_https(url: str) -> None:
     assert set(details_of(send_body(channel="mms", media_urls=[HTTPS, url]))) == {"media_urls"}
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/café.png",
+        "https://example.com/cat.png?q=é",
+        "https://bücher.example/cat.png",
+        "https://" + "a" * 64 + ".com/cat.png",
+        "https://a..com/cat.png",
+        "https://[::1/cat.png",
+        "https://example.com/cat\n.png",
+    ],
+    ids=[
+        "non-ascii-path",
+        "non-ascii-query",
+        "non-ascii-host",
+        "long-label",
+        "empty-label",
+        "bad-ipv6",
+        "newline",
+    ],
+)
+def test_urls_must_be_ascii_with_a_host_dns_can_carry(url: str) -> None:
+    # Then each is one details entry, as a URL that no fetcher could request
+    for body in (send_body(channel="mms", media_urls=[url]), send_body(webhook_url=url)):
+        details = details_of(body)
+        assert len(details) == 1
+        assert next(iter(details.values())) == "must be an https URL of at most 2048 ASCII characters"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://xn--bcher-kva.example/cat.png",
+        "https://example.com/caf%C3%A9.png?q=%C3%A9",
+        "https://1.2.3.4/x",
+    ],
+)
+def test_encoded_forms_of_those_urls_are_accepted(url: str) -> None:
+    assert parse_send_request(send_body(channel="mms", media_urls=[url])).media_urls == [url]
+
+
 def test_sms_with_media_urls_is_refused() -> None:
     assert details_of(send_body(media_urls=[HTTPS])) == {"media_urls": "only allowed when channel is mms"}
 

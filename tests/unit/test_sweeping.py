@@ -222,7 +222,7 @@ def test_a_lease_failure_lost_to_a_late_record_is_not_counted(
             delivered=True,
         )
 
-    repository.before["fail_stuck"] = dispatcher_records_it
+    repository.before["record_failed"] = dispatcher_records_it
     clock.advance(301)
 
     report = run(repository, queue, clock)

@@ -132,7 +132,6 @@ def _refused(
         message.id,
         now=now,
         errors=[MessageError(code=error.code, detail=error.detail)],
-        from_status=Status.SENDING,
     )
     if failed.won:
         metrics.add_metric(name="MessagesFailed", unit=MetricUnit.Count, value=1)

@@ -19,6 +19,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from agentmessage.clock import from_iso, to_iso
 from agentmessage.errors import ServiceUnavailable
 from agentmessage.model import Message, MessageError, Status
+from agentmessage.observability import logger
 from agentmessage.repository import DueEntry, DuePage, Transition
 
 if TYPE_CHECKING:
@@ -171,12 +172,14 @@ class DynamoMessageRepository:
         )
 
     def release(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
+        due = to_iso(due_at)
         return self._transition(
             org_id,
             message_id,
             condition="#status = :sending",
             update="SET #status = :queued, due_at = :due",
-            values=_values(sending=Status.SENDING, queued=Status.QUEUED, due=to_iso(due_at)),
+            values=_values(sending=Status.SENDING, queued=Status.QUEUED, due=due),
+            already_done=lambda old: _text(old, "status") == Status.QUEUED and _text(old, "due_at") == due,
         )
 
     def record_sent(
@@ -214,35 +217,31 @@ class DynamoMessageRepository:
         )
 
     def record_failed(
-        self, org_id: str, message_id: str, *, now: datetime, errors: list[MessageError], from_status: Status
+        self,
+        org_id: str,
+        message_id: str,
+        *,
+        now: datetime,
+        errors: list[MessageError],
+        lease_expired: bool = False,
     ) -> Transition:
+        stamp = to_iso(now)
+        condition = "#status = :sending"
+        if lease_expired:  # due_at of a sending message is its lease: the index may lag, the item not
+            condition += " AND due_at <= :now"
         return self._transition(
             org_id,
             message_id,
-            condition="#status = :from",
-            update="SET #status = :failed, completed_at = :now, #errors = :errors REMOVE due_shard, due_at",
-            values=_values(
-                **{"from": from_status},
-                failed=Status.FAILED,
-                now=to_iso(now),
-                errors=[error.model_dump() for error in errors],
-            ),
-        )
-
-    def fail_stuck(
-        self, org_id: str, message_id: str, *, now: datetime, errors: list[MessageError]
-    ) -> Transition:
-        # due_at of a sending message is its lease: the index may lag, the item does not.
-        return self._transition(
-            org_id,
-            message_id,
-            condition="#status = :sending AND due_at <= :now",
+            condition=condition,
             update="SET #status = :failed, completed_at = :now, #errors = :errors REMOVE due_shard, due_at",
             values=_values(
                 sending=Status.SENDING,
                 failed=Status.FAILED,
-                now=to_iso(now),
+                now=stamp,
                 errors=[error.model_dump() for error in errors],
+            ),
+            already_done=lambda old: (
+                _text(old, "status") == Status.FAILED and _text(old, "completed_at") == stamp
             ),
         )
 
@@ -270,16 +269,24 @@ class DynamoMessageRepository:
         except (ClientError, BotoCoreError) as exc:
             raise ServiceUnavailable() from exc
         entries = []
+        unreadable = 0
         for item in response.get("Items", []):
-            valid_until = item.get("valid_until")
-            entries.append(
-                DueEntry(
-                    org_id=item["org_id"]["S"],
-                    id=item["id"]["S"],
-                    status=Status(item["status"]["S"]),
-                    due_at=from_iso(item["due_at"]["S"]),
-                    valid_until=from_iso(valid_until["S"]) if valid_until else None,
-                )
-            )
+            try:
+                entries.append(_due_entry(item))
+            except (KeyError, TypeError, ValueError):
+                # One bad row must not stop the sweep of every row after it, minute after minute.
+                unreadable += 1
+                logger.error("unreadable due-index row", extra={"message_id": _text(item, "id")})
         next_token: dict[str, Any] | None = response.get("LastEvaluatedKey")
-        return DuePage(entries=entries, next_token=next_token)
+        return DuePage(entries=entries, next_token=next_token, unreadable=unreadable)
+
+
+def _due_entry(item: Mapping[str, Any]) -> DueEntry:
+    valid_until = item.get("valid_until")
+    return DueEntry(
+        org_id=item["org_id"]["S"],
+        id=item["id"]["S"],
+        status=Status(item["status"]["S"]),
+        due_at=from_iso(item["due_at"]["S"]),
+        valid_until=from_iso(valid_until["S"]) if valid_until else None,
+    )

@@ -37,6 +37,7 @@ class DueEntry:
 class DuePage:
     entries: list[DueEntry]
     next_token: dict[str, Any] | None
+    unreadable: int = 0  # index rows that could not be read as entries (left out, reported)
 
 
 class MessageRepository(Protocol):
@@ -71,14 +72,16 @@ class MessageRepository(Protocol):
         """sending -> sent (or delivered, when the carrier confirmed delivery at once)."""
 
     def record_failed(
-        self, org_id: str, message_id: str, *, now: datetime, errors: list[MessageError], from_status: Status
+        self,
+        org_id: str,
+        message_id: str,
+        *,
+        now: datetime,
+        errors: list[MessageError],
+        lease_expired: bool = False,
     ) -> Transition:
-        """``from_status`` (sending, or sent) -> failed."""
-
-    def fail_stuck(
-        self, org_id: str, message_id: str, *, now: datetime, errors: list[MessageError]
-    ) -> Transition:
-        """sending -> failed, only once the claim's lease has passed (the carrier may have it)."""
+        """sending -> failed. With ``lease_expired`` (the sweeper), only once the claim's lease has
+        passed on the item itself: the carrier may have the message, so it is never sent again."""
 
     def postpone(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
         """queued stays queued, next looked at ``due_at`` (the sweeper after re-enqueueing)."""

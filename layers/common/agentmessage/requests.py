@@ -30,9 +30,19 @@ _TEXT_REQUIRED = "is required (text, or its alias body)"
 
 
 def _https_url(value: str) -> str:
-    parts = urlsplit(value)
-    if len(value) > MAX_URL or parts.scheme != "https" or not parts.hostname:
-        raise ValueError(f"must be an https URL of at most {MAX_URL} characters")
+    """An absolute https URL, as URIs are written: ASCII (other characters percent-encoded, a
+    non-ASCII host in its xn-- form), with a host name that DNS can carry."""
+    problem = f"must be an https URL of at most {MAX_URL} ASCII characters"
+    if len(value) > MAX_URL or not value.isascii() or not value.isprintable():
+        raise ValueError(problem)
+    try:
+        parts = urlsplit(value)
+        host = parts.hostname
+        if parts.scheme != "https" or not host:
+            raise ValueError(problem)
+        host.encode("idna")  # refuses an empty label, or one over 63 characters
+    except (ValueError, UnicodeError):
+        raise ValueError(problem) from None
     return value
 
 

@@ -58,8 +58,9 @@ def sweep(
                 page = repository.due(shard, now, page_size, token)
             except AgentMessageError:
                 report.errors += 1
-                break
+                break  # the rest of this shard waits a minute; the other shards go on
             report.pages += 1
+            report.errors += page.unreadable
             _act(page.entries, repository, requeue, now, report)
             token = page.next_token
             if not token:
@@ -81,7 +82,7 @@ def sweep(
 def _won(change: Callable[[], Transition], report: SweepReport) -> bool:
     try:
         return change().won
-    except AgentMessageError:
+    except (AgentMessageError, ValueError):  # unavailable, or an item that no longer reads
         report.errors += 1
         return False
 
@@ -101,7 +102,14 @@ def _act(
             else:
                 to_requeue.append(entry)
         elif entry.status is Status.SENDING:
-            stuck = partial(repository.fail_stuck, entry.org_id, entry.id, now=now, errors=[LEASE_EXPIRED])
+            stuck = partial(
+                repository.record_failed,
+                entry.org_id,
+                entry.id,
+                now=now,
+                errors=[LEASE_EXPIRED],
+                lease_expired=True,
+            )
             report.failed += _won(stuck, report)
     for start in range(0, len(to_requeue), _BATCH):
         batch = [(entry.org_id, entry.id) for entry in to_requeue[start : start + _BATCH]]
