@@ -5,6 +5,7 @@ with a retryable error goes back to the queue; every other record is done, whate
 """
 
 import json
+import math
 from datetime import timedelta
 from functools import cache
 from typing import Any
@@ -29,10 +30,21 @@ from agentmessage.settings import DispatchSettings, load
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
-# What one record may need at worst: a live MMS's media fetch (10 s) and staging, the carrier's
-# connect and read timeouts (13 s), and the writes around them. A record is started only with
-# this much of the invocation left (the function's Timeout is 60 s).
+# A record is started only with this much of the invocation left (the function's Timeout is 60 s):
+# enough for a live MMS's media fetch (10 s, 15 s at worst) and its S3 put, then the send itself
+# with its record. In the worst case it is not: the live carrier then starts the send only with
+# its own SEND_RESERVE (20 s) left, and otherwise releases the message to be tried again.
 TIME_RESERVE_MS = 35_000
+
+# The invocation whose record is being handled: the live carrier is made once per container, the
+# time it has left is the current invocation's.
+_invocation: LambdaContext | None = None
+
+
+def _time_left() -> float:
+    """Seconds left in the current invocation; no limit outside one."""
+    context = _invocation
+    return math.inf if context is None else context.get_remaining_time_in_millis() / 1000
 
 
 class DispatchRequest(BaseModel):
@@ -63,6 +75,7 @@ def _live() -> Carrier:
         configuration_set_name=settings.configuration_set_name or None,
         # The S3 client is made at the first MMS: a container that only sends SMS never pays for it.
         stage_media=lambda message: MediaStager(aws_clients.s3(), settings.media_bucket).stage(message),
+        time_left=_time_left,
     )
 
 
@@ -87,6 +100,15 @@ def _repository() -> MessageRepository:
 
 
 def handle_record(record: SQSRecord, lambda_context: LambdaContext | None = None) -> Outcome:
+    global _invocation  # one record at a time, and reset after each
+    _invocation = lambda_context
+    try:
+        return _handle_record(record, lambda_context)
+    finally:
+        _invocation = None
+
+
+def _handle_record(record: SQSRecord, lambda_context: LambdaContext | None) -> Outcome:
     if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < TIME_RESERVE_MS:
         # Too little time left to claim, send and record: a send cut off by the timeout would
         # stay 'sending' until its lease fails it. Unclaimed, the record is simply redelivered.

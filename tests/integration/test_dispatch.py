@@ -456,3 +456,64 @@ def test_records_are_not_started_once_the_invocation_is_about_to_time_out(
         Status.QUEUED,
     ]
     assert all(stored(aws, message_id).attempts == 0 for message_id in ids[1:])
+
+
+def test_a_live_send_with_too_little_time_left_is_released_and_never_sent(
+    aws: Aws,
+    invoke: Callable[[str], Invoke],
+    monkeypatch: pytest.MonkeyPatch,
+    fake_clock: FakeClock,
+) -> None:
+    from botocore.stub import Stubber
+
+    from agentmessage import aws_clients
+    from agentmessage.carriers.aws import SEND_RESERVE
+
+    # Given a live message on the queue, and AWS End User Messaging stubbed, its calls recorded
+    body = {"from": "+15555550100", "to": ANYONE, "text": "Your code is 123456"}
+    accepted = invoke("SendMessageFunction")(
+        send_event(body, authorizer=authorizer_context(org_id=ORG, mode="live"))
+    )
+    assert accepted["statusCode"] == 202, accepted["body"]
+    message_id = json.loads(accepted["body"])["data"]["id"]
+    event = sqs_event(drain(aws))
+    sms_voice = aws_clients.sms_voice()
+    calls: list[str] = []
+    sms_voice.meta.events.register(
+        "provide-client-params.pinpoint-sms-voice-v2",
+        lambda event_name, **_: calls.append(event_name.rsplit(".", 1)[-1]),
+    )
+    # And an invocation started with time enough, whose claim then leaves just under the reserve
+    context = FakeLambdaContext()
+    claim = DynamoMessageRepository.claim
+
+    def slow_claim(self: DynamoMessageRepository, *args: Any, **kwargs: Any) -> Any:
+        context.remaining_ms = SEND_RESERVE * 1000 - 1
+        return claim(self, *args, **kwargs)
+
+    monkeypatch.setattr(DynamoMessageRepository, "claim", slow_claim)
+    dispatch_app._live.cache_clear()
+    try:
+        with Stubber(sms_voice) as stub:
+            # When the dispatcher runs (the Stubber holds no answer: nothing may be sent)
+            response = dispatch_app.lambda_handler(event, context)
+
+            # Then AWS was never called: the record goes back to the queue, the message is queued
+            assert calls == []
+            failures = [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
+            assert failures == [event["Records"][0]["messageId"]]
+            message = stored(aws, message_id)
+            assert (message.status, message.attempts, message.errors) == (Status.QUEUED, 1, [])
+            assert message.provider_message_id is None
+
+            # And its redelivery, in an invocation with time enough, sends it once
+            stub.add_response("send_text_message", {"MessageId": "aws-1"})
+            fake_clock.advance(180)
+            response = dispatch_app.lambda_handler(event, FakeLambdaContext())
+            assert response["batchItemFailures"] == []
+            assert calls == ["SendTextMessage"]
+            stub.assert_no_pending_responses()
+    finally:
+        dispatch_app._live.cache_clear()
+    message = stored(aws, message_id)
+    assert (message.status, message.provider_message_id, message.attempts) == (Status.SENT, "aws-1", 2)

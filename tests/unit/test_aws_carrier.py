@@ -23,7 +23,7 @@ from agentmessage.carriers import (
     RetryableCarrierError,
     SendResult,
 )
-from agentmessage.carriers.aws import CLIENT_CONFIG, EndUserMessagingCarrier
+from agentmessage.carriers.aws import CLIENT_CONFIG, SEND_RESERVE, EndUserMessagingCarrier
 
 if TYPE_CHECKING:
     from mypy_boto3_pinpoint_sms_voice_v2 import PinpointSMSVoiceV2Client
@@ -275,6 +275,113 @@ def test_a_staging_failure_is_raised_as_it_is_and_nothing_is_sent(
 
     # Then the staging error is the answer: a retry is safe, since nothing was sent
     assert raised.value is error
+
+
+class BrokenStager:
+    """Staging that fails with an exception that is not a carrier error."""
+
+    def __init__(self, error: Exception) -> None:
+        self._error = error
+
+    def __call__(self, message: OutboundMessage) -> list[str]:
+        raise self._error
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        UnicodeEncodeError(
+            "ascii", f"GET {SOURCE_URL}?q=\u00e9 HTTP/1.1", 40, 41, "ordinal not in range(128)"
+        ),
+        UnicodeError(f"encoding with 'idna' codec failed: {SOURCE_URL}"),
+        KeyError(SOURCE_URL),
+    ],
+    ids=lambda error: type(error).__name__,
+)
+def test_any_other_staging_exception_fails_the_mms_without_a_call(
+    client: "PinpointSMSVoiceV2Client", stubber: Stubber, error: Exception
+) -> None:
+    # Given staging raises something other than a carrier error, its text holding the URL
+    carrier = EndUserMessagingCarrier(client, stage_media=BrokenStager(error))
+
+    # When an MMS is sent (the Stubber holds no response: any send call would fail the test)
+    with pytest.raises(PermanentCarrierError) as raised:
+        carrier.send(an_mms())
+
+    # Then it is a permanent carrier error the dispatcher records (nothing was sent), by type only
+    assert (raised.value.code, raised.value.retryable) == ("MEDIA_STAGING_FAILED", False)
+    assert raised.value.detail == f"{type(error).__name__} while staging the media"
+    assert raised.value.__cause__ is error
+
+
+# Time left in the invocation
+
+
+def calls_to(client: "PinpointSMSVoiceV2Client") -> list[str]:
+    """The operations called on the client, each recorded before any Stubber answers it."""
+    calls: list[str] = []
+
+    def record(event_name: str, **_: Any) -> None:
+        calls.append(event_name.rsplit(".", 1)[-1])
+
+    client.meta.events.register("provide-client-params.pinpoint-sms-voice-v2", record)
+    return calls
+
+
+def test_the_send_reserve_covers_the_call_and_one_record_write() -> None:
+    # The send call's connect and read timeouts (13 s), and one DynamoDB write (2 s + 5 s)
+    config: Any = CLIENT_CONFIG
+    assert config.connect_timeout + config.read_timeout == 13
+    assert SEND_RESERVE == 20
+
+
+@pytest.mark.parametrize("channel", ["sms", "mms"])
+def test_with_too_little_time_left_the_send_is_not_started(
+    client: "PinpointSMSVoiceV2Client", stubber: Stubber, channel: str
+) -> None:
+    # Given just under the send reserve left in the invocation
+    calls = calls_to(client)
+    carrier = a_carrier(client, time_left=lambda: SEND_RESERVE - 0.001)
+
+    # When a message is sent (the Stubber holds no response: any call would fail the test)
+    with pytest.raises(CarrierError) as raised:
+        carrier.send(an_sms() if channel == "sms" else an_mms())
+
+    # Then AWS was never called, and the message is released to be tried again
+    assert calls == []
+    assert isinstance(raised.value, RetryableCarrierError)
+    assert (raised.value.code, raised.value.detail) == (
+        "SEND_NOT_STARTED",
+        "too little time left in this invocation to send and record",
+    )
+
+
+def test_with_the_send_reserve_left_the_message_is_sent(
+    client: "PinpointSMSVoiceV2Client", stubber: Stubber
+) -> None:
+    stubber.add_response("send_text_message", {"MessageId": "aws-6"})
+    calls = calls_to(client)
+
+    result = a_carrier(client, time_left=lambda: float(SEND_RESERVE)).send(an_sms())
+
+    assert result.provider_message_id == "aws-6"
+    assert calls == ["SendTextMessage"]
+
+
+def test_the_time_left_is_read_after_staging(client: "PinpointSMSVoiceV2Client", stubber: Stubber) -> None:
+    # Given 30 s left before staging, and staging that takes 11 s of it
+    clock = {"left": 30.0}
+
+    def slow_stage(message: OutboundMessage) -> list[str]:
+        clock["left"] -= 11
+        return [MEDIA_URL]
+
+    carrier = EndUserMessagingCarrier(client, stage_media=slow_stage, time_left=lambda: clock["left"])
+
+    # When an MMS is sent, then nothing is: 19 s were left when the call would have started
+    with pytest.raises(RetryableCarrierError) as raised:
+        carrier.send(an_mms())
+    assert raised.value.code == "SEND_NOT_STARTED"
 
 
 # AWS error responses

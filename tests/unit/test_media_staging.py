@@ -76,9 +76,15 @@ class CountingBody(io.BytesIO):
         self._fail_after = fail_after
 
     def read(self, size: int | None = -1) -> bytes:
+        return self._counted(super().read, size)
+
+    def read1(self, size: int | None = -1) -> bytes:
+        return self._counted(super().read1, size)
+
+    def _counted(self, read: Callable[[int | None], bytes], size: int | None) -> bytes:
         if self._fail_after is not None and self.bytes_read >= self._fail_after:
             raise TimeoutError("timed out")
-        chunk = super().read(size)
+        chunk = read(size)
         self.bytes_read += len(chunk)
         return chunk
 
@@ -145,6 +151,8 @@ def refused(fetch: Callable[[str], Media], url: str = SOURCE) -> CarrierError:
         "https://cdn.example.com:8443/cat.png?size=large",
         "https://xn--bcher-kva.example/cat.png",
         "https://media.example.co.uk/a/b/c.jpg#fragment",
+        "https://cdn.example.com/caf%C3%A9.png?q=%C3%A9",  # percent-encoded
+        f"https://{'a' * 63}.com/x.png",  # the longest label
     ],
 )
 def test_a_public_https_url_is_allowed(url: str) -> None:
@@ -174,6 +182,14 @@ def test_a_public_https_url_is_allowed(url: str) -> None:
         "https://cdn.example.com/cat .png",
         "https://cdn.example.com/cat.png\r\nX-Injected: 1",
         "https:///cat.png",
+        # Not ASCII: http.client cannot write the request line (UnicodeEncodeError)
+        "https://example.com/café.png",
+        "https://example.com/cat.png?q=é",
+        "https://bücher.example/cat.png",  # the xn-- form is allowed
+        # A host IDNA cannot encode: the resolver would raise UnicodeError
+        f"https://{'a' * 64}.com/x.png",
+        "https://a..com/x.png",
+        "https://cdn.example.com../x.png",
     ],
 )
 def test_an_unsafe_url_is_refused_without_a_request(url: str) -> None:
@@ -455,6 +471,268 @@ def test_a_body_that_trickles_past_the_total_deadline_is_retryable() -> None:
     assert "10 s" in error.detail
 
 
+@pytest.mark.parametrize(
+    "failure",
+    [
+        UnicodeEncodeError("ascii", "GET /caf\u00e9.png HTTP/1.1", 8, 9, "ordinal not in range(128)"),
+        UnicodeError("encoding with 'idna' codec failed (UnicodeError: label empty or too long)"),
+        ValueError("unknown url type"),
+    ],
+    ids=lambda failure: type(failure).__name__,
+)
+def test_an_error_encoding_the_request_is_a_permanent_url_error(failure: Exception) -> None:
+    # Given http.client or the IDNA codec fails on a URL that check_url let through
+    fetch, _ = fetcher({SOURCE: failure})
+
+    error = refused(fetch)
+
+    # Then it is refused for good, naming the error's type (never its text: it holds the URL)
+    assert (error.code, error.retryable) == ("MEDIA_URL_NOT_ALLOWED", False)
+    assert error.detail == f"{type(failure).__name__}: the URL cannot be requested"
+
+
+# -- the total deadline ----------------------------------------------------------------------------
+
+READ_TIMEOUT = 5.0
+DRIP = 4.9  # a byte every 4.9 s: no single receive ever reaches the 5 s read timeout
+
+
+class Clock:
+    """The fetcher's monotonic clock, moved only by the media host's waits."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class DrippingBody(io.BufferedIOBase):
+    """A response body sent a byte per receive, each 4.9 s after the last.
+
+    ``read1`` is one receive; ``read(n)`` receives until it has n bytes, as http.client's does.
+    """
+
+    def __init__(self, clock: Clock, size: int) -> None:
+        super().__init__()
+        self._clock = clock
+        self._left = size
+        self.receives = 0
+
+    def read1(self, size: int | None = -1) -> bytes:
+        if not self._left or size == 0:
+            return b""
+        self.receives += 1
+        self._clock.now += DRIP
+        self._left -= 1
+        return b"x"
+
+    def read(self, size: int | None = -1) -> bytes:
+        wanted = self._left if size is None or size < 0 else size
+        body = b""
+        while len(body) < wanted and (chunk := self.read1(wanted - len(body))):
+            body += chunk
+        return body
+
+
+class DrippingHttps(urllib.request.BaseHandler):
+    def __init__(self, body: DrippingBody) -> None:
+        self.body = body
+
+    def https_open(self, req: urllib.request.Request) -> urllib.response.addinfourl:
+        headers = http.client.HTTPMessage()
+        headers["Content-Type"] = "image/png"
+        body: Any = self.body  # a binary file, as far as addinfourl is concerned
+        response = urllib.response.addinfourl(body, headers, req.full_url, 200)
+        response.msg = "OK"  # type: ignore[attr-defined]
+        return response
+
+
+def test_a_body_dripped_a_byte_at_a_time_is_cut_off_one_read_timeout_after_the_deadline() -> None:
+    # Given a host that sends a 1000-byte png one byte every 4.9 s (4900 s in all)
+    clock = Clock()
+    body = DrippingBody(clock, 1000)
+    fetch = HttpsMediaFetcher(transport=DrippingHttps(body), total_timeout=10.0, clock=clock)
+
+    # When it is fetched
+    error = refused(fetch)
+
+    # Then the fetch gave up within the deadline plus one receive (read(n) would have waited for
+    # all 1000 bytes), and may be tried again
+    assert (error.code, error.retryable) == ("MEDIA_FETCH_FAILED", True)
+    assert error.detail == "not fetched within 10 s"
+    assert clock.now <= 10.0 + READ_TIMEOUT
+    assert body.receives == 3  # at 0, 4.9 and 9.8 s; none from 14.7 s
+
+
+class ScriptedReceive(io.RawIOBase):
+    """What the host sends on the connection: ``fast`` at once, then ``slow`` a byte per receive."""
+
+    def __init__(self, clock: Clock, fast: bytes, slow: bytes = b"") -> None:
+        super().__init__()
+        self._clock = clock
+        self._fast = fast
+        self._slow = slow
+        self.receives = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        self.receives += 1
+        view = memoryview(buffer).cast("B")
+        if self._fast:
+            size = min(len(view), len(self._fast))
+            view[:size], self._fast = self._fast[:size], self._fast[size:]
+            return size
+        if not self._slow:
+            return 0
+        self._clock.now += DRIP
+        view[0], self._slow = self._slow[0], self._slow[1:]
+        return 1
+
+
+class ScriptedSocket:
+    """The connected socket ``socket.create_connection`` answers, with the TLS context below."""
+
+    def __init__(self, receive: ScriptedReceive) -> None:
+        self.receive = receive
+        self.sent = bytearray()
+        self.timeouts: list[float | None] = []
+
+    def settimeout(self, timeout: float | None) -> None:
+        self.timeouts.append(timeout)
+
+    def setsockopt(self, *_: Any) -> None:
+        pass
+
+    def makefile(self, mode: str, buffering: int | None = None) -> io.RawIOBase | io.BufferedReader:
+        assert mode == "rb"
+        return self.receive if buffering == 0 else io.BufferedReader(self.receive)
+
+    def sendall(self, data: bytes) -> None:
+        self.sent += data
+
+    def close(self) -> None:
+        pass
+
+
+class NoTLS:
+    """Stands in for the SSL context: the scripted socket is the TLS socket."""
+
+    def wrap_socket(self, sock: ScriptedSocket, server_hostname: str | None = None) -> ScriptedSocket:
+        assert server_hostname == "cdn.example.com"
+        return sock
+
+
+def through_the_public_handler(
+    monkeypatch: pytest.MonkeyPatch, clock: Clock, host: ScriptedSocket, total_timeout: float = 10.0
+) -> HttpsMediaFetcher:
+    """The fetcher over the real https handler and http.client; only the socket and TLS are faked."""
+    monkeypatch.setattr(socket, "create_connection", lambda address, timeout=None, *_: host)
+    monkeypatch.setattr(ssl, "create_default_context", NoTLS)
+    handler = PublicHTTPSHandler(resolve=lambda host, port: ["93.184.215.14"], read_timeout=READ_TIMEOUT)
+    return HttpsMediaFetcher(transport=handler, total_timeout=total_timeout, clock=clock)
+
+
+PNG_HEADERS = b"HTTP/1.1 200 OK\r\nContent-Type: image/png\r\n"
+
+
+def test_the_public_handler_reads_an_answer_through_http_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a host that answers at once (the control for the drips below)
+    clock = Clock()
+    host = ScriptedSocket(
+        ScriptedReceive(clock, PNG_HEADERS + f"Content-Length: {len(PNG)}\r\n\r\n".encode() + PNG)
+    )
+
+    media = through_the_public_handler(monkeypatch, clock, host)(SOURCE)
+
+    assert media == Media(body=PNG, content_type="image/png")
+    assert host.sent.startswith(b"GET /images/cat.png?v=2&token=s3cr3t HTTP/1.1\r\n")
+    assert host.timeouts == [READ_TIMEOUT]
+
+
+@pytest.mark.parametrize(
+    ("fast", "slow"),
+    [
+        (b"", PNG_HEADERS + b"\r\n"),
+        (PNG_HEADERS, b"X-Padding: " + b"a" * 1000 + b"\r\n\r\n"),
+        (PNG_HEADERS + b"Content-Length: 1000\r\n\r\n", b"x" * 1000),
+        (PNG_HEADERS + b"Transfer-Encoding: chunked\r\n\r\n", b"0" * 1000 + b"1\r\nx\r\n0\r\n\r\n"),
+    ],
+    ids=["status-line", "headers", "body", "chunk-size-line"],
+)
+def test_a_host_dripping_any_part_of_its_answer_is_cut_off_one_read_timeout_after_the_deadline(
+    monkeypatch: pytest.MonkeyPatch, fast: bytes, slow: bytes
+) -> None:
+    # Given a host that sends part of its answer a byte every 4.9 s, where http.client reads lines
+    # (readline receives until the end of the line) or the body
+    clock = Clock()
+    receive = ScriptedReceive(clock, fast, slow)
+    fetch = through_the_public_handler(monkeypatch, clock, ScriptedSocket(receive))
+
+    # When it is fetched
+    error = refused(fetch)
+
+    # Then no receive started after the deadline: the fetch ended within one read timeout of it
+    assert (error.code, error.retryable) == ("MEDIA_FETCH_FAILED", True)
+    assert error.detail == "not fetched within 10 s"
+    assert clock.now <= 10.0 + READ_TIMEOUT
+    assert receive.receives <= 4
+
+
+def test_connect_attempts_get_only_the_time_left_and_none_starts_after_the_deadline(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a host with four addresses, each of which lets its connect attempt time out
+    clock = Clock()
+    attempts: list[tuple[str, float | None]] = []
+
+    def time_out(address: tuple[str, int], timeout: float | None = None, *_: Any) -> socket.socket:
+        attempts.append((address[0], timeout))
+        clock.now += timeout or 0
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(socket, "create_connection", time_out)
+    addresses = ["93.184.215.14", "93.184.215.15", "93.184.215.16", "93.184.215.17"]
+    handler = PublicHTTPSHandler(resolve=lambda host, port: addresses, connect_timeout=3.0)
+    fetch = HttpsMediaFetcher(transport=handler, total_timeout=7.0, clock=clock)
+
+    # When it is fetched with 7 s in all
+    error = refused(fetch)
+
+    # Then the attempts had 3 s, 3 s and the 1 s left; the fourth never started
+    assert attempts == [(addresses[0], 3.0), (addresses[1], 3.0), (addresses[2], 1.0)]
+    assert (error.code, error.retryable) == ("MEDIA_FETCH_FAILED", True)
+    assert error.detail == "not fetched within 7 s"
+    assert clock.now == 7.0
+
+
+def test_no_redirect_is_followed_after_the_deadline() -> None:
+    # Given hosts that each take 6 s to answer with a redirect
+    clock = Clock()
+    hops = ["https://cdn.example.com/hop/1", "https://cdn.example.com/hop/2"]
+    fetch, transport = fetcher(
+        {SOURCE: redirect(hops[0]), hops[0]: redirect(hops[1]), hops[1]: Answer()}, clock=clock
+    )
+    answer = transport.https_open
+
+    def slowly(req: urllib.request.Request) -> urllib.response.addinfourl:
+        clock.now += 6
+        return answer(req)
+
+    transport.https_open = slowly  # type: ignore[method-assign]
+
+    # When it is fetched
+    error = refused(fetch)
+
+    # Then the first redirect was followed (at 6 s, with the same headers), the second (at 12 s) not
+    assert (error.code, error.retryable) == ("MEDIA_FETCH_FAILED", True)
+    assert error.detail == "not fetched within 10 s"
+    assert [request.full_url for request in transport.requests] == [SOURCE, hops[0]]
+    assert transport.requests[1].get_header("User-agent", "").startswith("AgentMessage")
+
+
 # -- staging ---------------------------------------------------------------------------------------
 
 
@@ -670,6 +948,60 @@ def test_when_staging_fails_the_carrier_is_never_called(
 
     assert (raised.value.code, raised.value.retryable) == ("MEDIA_STAGING_UNAVAILABLE", True)
     assert calls == []
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://example.com/café.png",
+        "https://example.com/cat.png?q=é",
+        f"https://{'a' * 64}.com/x.png",
+        "https://a..com/x.png",
+    ],
+)
+def test_a_url_the_standard_library_cannot_request_fails_the_mms_without_sending(
+    s3: Any, s3_stub: Stubber, sms_voice: "PinpointSMSVoiceV2Client", url: str
+) -> None:
+    # Given the live carrier with real staging: the real fetcher and https handler (each URL
+    # here made http.client or the IDNA codec raise a UnicodeError, which escaped the carrier)
+    def resolve(host: str, port: int) -> list[str]:
+        raise AssertionError("the URL should be refused before any lookup")
+
+    fetch = HttpsMediaFetcher(transport=PublicHTTPSHandler(resolve=resolve))
+    carrier = EndUserMessagingCarrier(sms_voice, stage_media=MediaStager(s3, BUCKET, fetch=fetch).stage)
+
+    # When an MMS with such a URL is sent (neither Stubber holds a response: no put, no send)
+    with Stubber(sms_voice) as send_stub, pytest.raises(CarrierError) as raised:
+        carrier.send(an_mms(url))
+    send_stub.assert_no_pending_responses()
+
+    # Then it fails for good, with a carrier error the dispatcher records, naming no URL
+    assert (raised.value.code, raised.value.retryable) == ("MEDIA_URL_NOT_ALLOWED", False)
+    assert raised.value.detail.startswith("media_urls[0]: ")
+    assert url not in raised.value.detail
+
+
+def test_the_dispatchers_s3_client_puts_once_with_short_timeouts() -> None:
+    from agentmessage import aws_clients
+
+    # Given the dispatcher's own S3 client, whose every put times out
+    client: Any = aws_clients.s3()
+    attempts: list[str] = []
+
+    def time_out(request: Any, **_: Any) -> None:
+        attempts.append(request.url)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    client.meta.events.register("before-send.s3.PutObject", time_out)
+
+    # When media is staged with it
+    with pytest.raises(CarrierError) as raised:
+        MediaStager(client, BUCKET, fetch=fixed(Media(PNG, "image/png"))).stage(an_mms())
+
+    # Then botocore tried once (the release and a later dispatch retry it), within 2 s + 5 s
+    assert len(attempts) == 1
+    assert (raised.value.code, raised.value.retryable) == ("MEDIA_STAGING_UNAVAILABLE", True)
+    assert (client.meta.config.connect_timeout, client.meta.config.read_timeout) == (2, 5)
 
 
 # -- cold start ------------------------------------------------------------------------------------

@@ -27,6 +27,11 @@ _CONFIG = Config(
     tcp_keepalive=True,
 )
 
+# Staging's S3 put: one attempt, with the same short timeouts (7 s at worst). A failed put is
+# retryable and the dispatcher releases the message to try again later (the put is idempotent),
+# so botocore's own retries would only spend the time the send after it needs.
+_S3_CONFIG = _CONFIG.merge(Config(retries={"mode": "standard", "total_max_attempts": 1}))
+
 
 @cache
 def dynamodb() -> "DynamoDBClient":
@@ -53,6 +58,6 @@ def sms_voice() -> "PinpointSMSVoiceV2Client":
 
 @cache
 def s3() -> "MediaStore":
-    # Only the dispatcher stages MMS media; a put is idempotent (same key), so retries are safe.
-    client: MediaStore = boto3.client("s3", config=_CONFIG)
+    # Only the dispatcher stages MMS media.
+    client: MediaStore = boto3.client("s3", config=_S3_CONFIG)
     return client

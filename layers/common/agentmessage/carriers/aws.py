@@ -7,6 +7,10 @@ message, so they are turned off and the dispatcher decides what to retry.
 SendMediaMessage takes one ``s3://`` URL of an object in this account and Region, while the API
 accepts https URLs: an MMS's media is staged first by the injected ``stage_media``
 (``carriers.media.MediaStager.stage``), before the send call, so a staging failure sends nothing.
+
+The dangerous cut is between AWS accepting a message and the dispatcher recording it: a send is
+started only with ``SEND_RESERVE`` seconds left in the invocation (the injected ``time_left``),
+checked after staging, right before the call; with less, nothing is sent and it is retried.
 """
 
 from collections.abc import Callable, Mapping, Sequence
@@ -39,11 +43,19 @@ if TYPE_CHECKING:
         SendTextMessageRequestTypeDef,
     )
 
+_CONNECT_TIMEOUT: Final = 3
+_READ_TIMEOUT: Final = 10
 CLIENT_CONFIG: Final = Config(
     retries={"total_max_attempts": 1, "mode": "standard"},
-    connect_timeout=3,
-    read_timeout=10,
+    connect_timeout=_CONNECT_TIMEOUT,
+    read_timeout=_READ_TIMEOUT,
 )
+
+# Seconds a send needs before it may start: the call itself, at worst its connect and read
+# timeouts (13 s), then one DynamoDB write to record its outcome (7 s: that client's 2 s connect
+# and 5 s read timeouts, one attempt).
+_RECORD_TIME: Final = 7
+SEND_RESERVE: Final = _CONNECT_TIMEOUT + _READ_TIMEOUT + _RECORD_TIME
 
 # ValidationException reasons that concern the destination number rather than the request.
 DESTINATION_VALIDATION_REASONS: Final = frozenset(
@@ -81,15 +93,23 @@ class EndUserMessagingCarrier:
         origination_identity: str | None = None,
         configuration_set_name: str | None = None,
         stage_media: StageMedia | None = None,
+        time_left: Callable[[], float] | None = None,
     ) -> None:
         self._client = client
         self._origination_identity = origination_identity
         self._configuration_set_name = configuration_set_name
         self._stage_media = stage_media
+        self._time_left = time_left  # seconds left in the invocation; None: no limit
 
     def send(self, message: OutboundMessage) -> SendResult:
         # Before the send call: a staging failure has sent nothing, whatever it is.
         media_urls = self._staged_media(message) if message.channel == "mms" else []
+        if self._time_left is not None and self._time_left() < SEND_RESERVE:
+            # Cut off after AWS accepted it, a message would stay 'sending' until its lease
+            # failed it; not started, it is released and tried again.
+            raise RetryableCarrierError(
+                "SEND_NOT_STARTED", "too little time left in this invocation to send and record"
+            )
         try:
             if message.channel == "sms":
                 message_id = self._send_text(message)
@@ -125,7 +145,17 @@ class EndUserMessagingCarrier:
             )
         if self._stage_media is None:
             raise PermanentCarrierError("MEDIA_STAGING_REJECTED", "no media bucket is configured")
-        return list(self._stage_media(message))
+        try:
+            return list(self._stage_media(message))
+        except CarrierError:
+            raise
+        except Exception as exc:
+            # Anything else is a case staging did not foresee (a URL the standard library cannot
+            # request, say). Nothing has been sent, so failing is safe; retrying would fail the same
+            # way. Only the type is kept: the error's text may repeat the URL, and its token.
+            raise PermanentCarrierError(
+                "MEDIA_STAGING_FAILED", f"{type(exc).__name__} while staging the media"
+            ) from exc
 
     def _send_media(self, message: OutboundMessage, media_urls: list[str]) -> str:
         params: SendMediaMessageRequestTypeDef = {

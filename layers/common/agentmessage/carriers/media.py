@@ -13,12 +13,14 @@ Only the dispatcher's live path imports this module.
 """
 
 import http.client
+import io
 import ipaddress
+import math
 import socket
 import ssl
 import time
 import urllib.request
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Buffer, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from email.message import Message as Headers
 from functools import partial
@@ -37,7 +39,7 @@ from agentmessage.carriers.base import (
 )
 
 # Codes a failed staging leaves on the message.
-URL_NOT_ALLOWED: Final = "MEDIA_URL_NOT_ALLOWED"  # not https, or not a public host
+URL_NOT_ALLOWED: Final = "MEDIA_URL_NOT_ALLOWED"  # not https, not ASCII, or not a public host
 UNAVAILABLE: Final = "MEDIA_UNAVAILABLE"  # the host answered 4xx, does not exist, or its TLS is broken
 FETCH_FAILED: Final = "MEDIA_FETCH_FAILED"  # retryable: a timeout, a 5xx, a dropped connection
 TOO_LARGE: Final = "MEDIA_TOO_LARGE"
@@ -97,6 +99,12 @@ Fetch = Callable[[str], Media]
 Resolve = Callable[[str, int], Sequence[str]]
 
 
+class _Body(Protocol):
+    """A response body, read a receive at a time."""
+
+    def read1(self, size: int = -1, /) -> bytes: ...
+
+
 class MediaStore(Protocol):
     """The one S3 call staging makes (a boto3 S3 client)."""
 
@@ -114,6 +122,10 @@ def check_url(url: str) -> None:
     """
     if any(char.isspace() or not char.isprintable() for char in url):
         raise PermanentCarrierError(URL_NOT_ALLOWED, "the URL holds whitespace or control characters")
+    if not url.isascii():
+        # http.client sends the request line as ASCII: a non-ASCII path or query must be
+        # percent-encoded, a non-ASCII host written in its xn-- form.
+        raise PermanentCarrierError(URL_NOT_ALLOWED, "the URL is not ASCII")
     parts = urlsplit(url)
     if parts.scheme.lower() != "https":
         raise PermanentCarrierError(URL_NOT_ALLOWED, "not an https URL")
@@ -126,6 +138,12 @@ def check_url(url: str) -> None:
     host = (parts.hostname or "").rstrip(".")
     if not host:
         raise PermanentCarrierError(URL_NOT_ALLOWED, "the URL has no host")
+    try:
+        # What the resolver and TLS do with the name: an empty label ("a..com") or one longer
+        # than 63 characters fails here rather than as a UnicodeError at connect time.
+        (parts.hostname or "").encode("idna")
+    except UnicodeError:
+        raise PermanentCarrierError(URL_NOT_ALLOWED, "the host is not a valid domain name") from None
     try:
         ipaddress.ip_address(host)
     except ValueError:
@@ -153,38 +171,129 @@ def resolve_host(host: str, port: int) -> list[str]:
     return [str(info[4][0]) for info in socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)]
 
 
+# -- the fetch's deadline -------------------------------------------------------------------------
+
+
+class _Deadline:
+    """When a fetch must be done, on the fetcher's clock."""
+
+    def __init__(self, total: float, clock: Callable[[], float]) -> None:
+        self.total = total
+        self._clock = clock
+        self._at = clock() + total
+
+    def check(self) -> float:
+        """The seconds left; a retryable ``MEDIA_FETCH_FAILED`` once there are none."""
+        left = self._at - self._clock()
+        if left <= 0:
+            raise RetryableCarrierError(FETCH_FAILED, f"not fetched within {self.total:g} s")
+        return left
+
+
+class _TimedRequest(urllib.request.Request):
+    """A request that carries its fetch's deadline to each connection and each redirect."""
+
+    def __init__(self, url: str, deadline: _Deadline, **kwargs: Any) -> None:
+        super().__init__(url, **kwargs)
+        self.deadline = deadline
+
+
+class _DeadlineReader(io.RawIOBase):
+    """A socket's receiving side on which no receive starts once the deadline has passed.
+
+    http.client reads the status line, the headers and a chunked body's framing with
+    ``readline``, which receives as often as it takes to find the end of a line: each receive is
+    bounded by the socket's read timeout, and this bounds when one may start.
+    """
+
+    def __init__(self, raw: io.RawIOBase, deadline: _Deadline) -> None:
+        super().__init__()
+        self._raw = raw
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Buffer, /) -> int | None:
+        self._deadline.check()
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        if not self.closed:
+            self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """The connection's TLS socket, as http.client uses it, with every receive under the deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: _Deadline) -> None:
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str) -> io.BufferedReader:  # HTTPResponse's one call: makefile("rb")
+        return io.BufferedReader(_DeadlineReader(self._sock.makefile("rb", buffering=0), self._deadline))
+
+    def sendall(self, data: Buffer) -> None:
+        self._sock.sendall(data)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
 class _PublicHTTPSConnection(http.client.HTTPSConnection):
     """Connects only to public addresses, checked on the addresses it actually connects to.
 
     A domain name that resolves to a private, loopback or link-local address is refused at
     connect time, so a DNS answer that changes between a check and the connection cannot get
     around it. TLS is still verified against the host name.
+
+    With a deadline (a fetch's ``_TimedRequest``), no connect attempt starts once it has passed,
+    each is given at most the time left, and no receive starts once it has passed.
     """
 
     def __init__(
-        self, host: str, *, resolve: Resolve, connect_timeout: float, read_timeout: float, **kwargs: Any
+        self,
+        host: str,
+        *,
+        resolve: Resolve,
+        connect_timeout: float,
+        read_timeout: float,
+        deadline: _Deadline | None = None,
+        **kwargs: Any,
     ) -> None:
         super().__init__(host, **kwargs)
         self._resolve = resolve
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._deadline = deadline
         self._create_connection = self._connect_public
+
+    def _time_left(self) -> float:
+        return math.inf if self._deadline is None else self._deadline.check()
+
+    def connect(self) -> None:
+        super().connect()  # TCP to a public address (_connect_public), then the TLS handshake
+        if self._deadline is not None:
+            self.sock = _DeadlineSocket(self.sock, self._deadline)
 
     def _connect_public(
         self, address: tuple[str, int], timeout: object = None, source_address: object = None
     ) -> socket.socket:
         host, port = address
+        self._time_left()  # no lookup or connect starts past the deadline
         addresses = list(self._resolve(host, port))
         if not addresses or not all(_is_public(each) for each in addresses):
             raise PermanentCarrierError(URL_NOT_ALLOWED, "the host resolves to a non-public address")
         error: OSError | None = None
         for each in addresses:
+            connect_timeout = min(self._connect_timeout, self._time_left())
             try:
-                sock = socket.create_connection((each, port), timeout=self._connect_timeout)
+                sock = socket.create_connection((each, port), timeout=connect_timeout)
             except OSError as exc:
                 error = exc
                 continue
-            sock.settimeout(self._read_timeout)
+            sock.settimeout(self._read_timeout)  # each receive, and the TLS handshake as a whole
             return sock
         raise error or OSError("no address to connect to")
 
@@ -208,11 +317,13 @@ class PublicHTTPSHandler(urllib.request.HTTPSHandler):
         )
 
     def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
-        return self.do_open(self._connection, req, context=self._context)  # type: ignore[attr-defined]
+        deadline = req.deadline if isinstance(req, _TimedRequest) else None
+        connection = partial(self._connection, deadline=deadline)
+        return self.do_open(connection, req, context=self._context)  # type: ignore[attr-defined]
 
 
 class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
-    """Follows a few redirects, each to a URL that passes ``check_url``."""
+    """Follows a few redirects, each to a URL that passes ``check_url``, none past the deadline."""
 
     max_redirections = 3
 
@@ -230,7 +341,24 @@ class _HttpsOnlyRedirects(urllib.request.HTTPRedirectHandler):
         except PermanentCarrierError as exc:
             fp.close()
             raise PermanentCarrierError(exc.code, f"redirected: {exc.detail}") from None
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
+        if not isinstance(req, _TimedRequest):
+            return super().redirect_request(req, fp, code, msg, headers, newurl)
+        try:
+            req.deadline.check()
+        except CarrierError:
+            fp.close()
+            raise
+        new = super().redirect_request(req, fp, code, msg, headers, newurl)
+        if new is None:
+            return None
+        return _TimedRequest(
+            new.full_url,
+            req.deadline,
+            headers=new.headers,
+            origin_req_host=new.origin_req_host,
+            unverifiable=new.unverifiable,
+            method=new.get_method(),
+        )
 
 
 # -- fetching -------------------------------------------------------------------------------------
@@ -242,6 +370,16 @@ class HttpsMediaFetcher:
     The type is checked from the headers before the body is read, a declared length over the
     limit is refused unread, and the body is read in chunks up to the limit and a total deadline.
     ``transport`` replaces the https handler (tests pass one that answers without a network).
+
+    How long a fetch takes, redirects included, with the default https handler: once
+    ``total_timeout`` has passed, no connect attempt, receive or redirect starts (the fetch fails
+    with a retryable ``MEDIA_FETCH_FAILED``), and each connect attempt is given at most the time
+    left. So a fetch ends at the latest one read timeout after ``total_timeout`` (10 s + 5 s with
+    the defaults): a receive, or a TLS handshake, that started just before the deadline may take
+    that long, and no other can start after it. Not in that bound: a DNS lookup, which the system
+    resolver alone times out (one per connection, started only before the deadline). With an
+    injected ``transport``, the deadline is checked before each read of the body, each a single
+    ``read1``: the bound is then ``total_timeout`` plus that transport's time to open and one read.
     """
 
     def __init__(
@@ -266,12 +404,10 @@ class HttpsMediaFetcher:
 
     def __call__(self, url: str) -> Media:
         check_url(url)
-        deadline = self._clock() + self._total_timeout
-        request = urllib.request.Request(  # noqa: S310 - check_url allows https only
-            url, headers={"Accept": _ACCEPT, "User-Agent": _USER_AGENT}
-        )
+        deadline = _Deadline(self._total_timeout, self._clock)
+        request = _TimedRequest(url, deadline, headers={"Accept": _ACCEPT, "User-Agent": _USER_AGENT})
         try:
-            with self._opener.open(request) as response:
+            with self._open(request) as response:
                 content_type = _content_type(response.headers)
                 limit = MEDIA_TYPES[content_type].max_bytes
                 declared = _content_length(response.headers)
@@ -293,13 +429,25 @@ class HttpsMediaFetcher:
             raise PermanentCarrierError(UNAVAILABLE, "the media is empty")
         return Media(body=body, content_type=content_type)
 
-    def _read(self, response: IO[bytes], content_type: str, limit: int, deadline: float) -> bytes:
+    def _open(self, request: _TimedRequest) -> Any:
+        try:
+            return self._opener.open(request)
+        except ValueError as exc:
+            # UnicodeError included: a URL http.client cannot write or a host IDNA cannot encode.
+            # check_url refuses those it knows of; whatever else, nothing was sent, and never will be.
+            raise PermanentCarrierError(
+                URL_NOT_ALLOWED, f"{type(exc).__name__}: the URL cannot be requested"
+            ) from exc
+
+    @staticmethod
+    def _read(response: _Body, content_type: str, limit: int, deadline: _Deadline) -> bytes:
         chunks: list[bytes] = []
         size = 0
         while True:
-            if self._clock() > deadline:
-                raise RetryableCarrierError(FETCH_FAILED, f"not fetched within {self._total_timeout:g} s")
-            chunk = response.read(min(_CHUNK, limit + 1 - size))
+            deadline.check()
+            # read1, not read: read(n) receives until it has n bytes, so a host sending a byte at a
+            # time would hold it for as long as it likes; read1 receives once, within the read timeout.
+            chunk = response.read1(min(_CHUNK, limit + 1 - size))
             if not chunk:
                 return b"".join(chunks)
             size += len(chunk)
