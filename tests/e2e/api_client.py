@@ -8,26 +8,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-ENVELOPE_ERROR_KEYS = {"code", "message", "request_id"}
+from tests.support.api import ENVELOPE_ERROR_KEYS, Answer
 
 
 @dataclass(frozen=True)
-class HttpAnswer:
-    status: int
-    headers: dict[str, str]  # names lower-cased
-    body: Any  # parsed JSON
-
-    @property
-    def data(self) -> dict[str, Any]:
-        assert self.body["success"] is True, self.body
-        data: dict[str, Any] = self.body["data"]
-        return data
-
-    @property
-    def error(self) -> dict[str, Any]:
-        assert self.body["success"] is False, self.body
-        error: dict[str, Any] = self.body["error"]
-        return error
+class HttpAnswer(Answer):
+    """An answer read off the wire: header names lower-cased, the body as its JSON parsed."""
 
 
 def assert_enveloped(answer: HttpAnswer) -> None:

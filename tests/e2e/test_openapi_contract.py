@@ -24,9 +24,10 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.api_client import ENVELOPE_ERROR_KEYS, Faults
+from tests.e2e.api_client import Faults
 from tests.e2e.conftest import OrgKey
 from tests.e2e.local_stack import ROOT, LocalStackProcess
+from tests.support.api import ENVELOPE_ERROR_KEYS
 
 DOCUMENT = ROOT / "docs" / "openapi.json"
 # Bounded and deterministic for CI; for a longer hunt:
