@@ -222,29 +222,33 @@ class LambdaContext:
         return self.remaining_ms
 
 
-_FACTORIES = {
-    "dynamodb": "dynamodb",
-    "sqs": "sqs",
-    "scheduler": "scheduler",
-    "pinpoint-sms-voice-v2": "sms_voice",
-}
+def created_clients() -> list[list[str]]:
+    """The clients this process has made through ``aws_clients``: [service, limits' name] each."""
+    from agentmessage.integration import aws_clients, time_budget
+
+    names = {
+        value: name for name, value in vars(time_budget).items() if isinstance(value, time_budget.CallLimits)
+    }
+    return [[service, names[limits]] for service, limits in aws_clients.made()]
 
 
-def created_clients() -> list[str]:
-    """The ``aws_clients`` factories this process has called (each makes its client once)."""
-    from agentmessage import aws_clients
+def make_clients(clients: list[list[str]]) -> None:
+    """The clients ``created_clients`` listed, made again with the same factory and limits."""
+    from agentmessage.integration import aws_clients, time_budget
 
-    return [name for name in _FACTORIES.values() if getattr(aws_clients, name).cache_info().currsize]
+    for service, limits in clients:
+        aws_clients._client(service, getattr(time_budget, limits))
 
 
 def bound_calls(calls: list[Call]) -> list[tuple[Callable[..., Any], dict[str, Any]]]:
-    """Each recorded call as (bound client method, parameters), on the functions' own clients."""
-    from agentmessage import aws_clients
+    """Each recorded call as (bound client method, parameters), on a client the function made for
+    that service."""
+    from agentmessage.integration import aws_clients
 
-    return [
-        (getattr(getattr(aws_clients, _FACTORIES[service])(), method), params)
-        for service, method, params in calls
-    ]
+    first: dict[str, Any] = {}
+    for service, limits in aws_clients.made():
+        first.setdefault(service, aws_clients._client(service, limits))
+    return [(getattr(first[service], method), params) for service, method, params in calls]
 
 
 def _phase(name: str) -> None:
@@ -281,14 +285,13 @@ def cold(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 def floor(spec: dict[str, Any]) -> dict[str, Any]:
-    from agentmessage import aws_clients  # boto3, botocore.config and the functions' client config
+    from agentmessage.integration import aws_clients  # noqa: F401 - boto3, as the functions import it
 
     imported = perf_counter()
     _phase("request")
     fake = FakeAws(spec["items"])
     fake.install_on_default_session()
-    for name in spec["clients"]:
-        getattr(aws_clients, name)()
+    make_clients(spec["clients"])
     for method, params in bound_calls(spec["calls"]):
         method(**params)
     done, cpu = perf_counter(), process_time()

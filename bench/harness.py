@@ -18,11 +18,11 @@ from typing import Any
 
 import boto3
 
-from agentmessage.clock import to_iso
-from agentmessage.dynamo_messages import to_item
-from agentmessage.ids import new_message_id
-from agentmessage.keys import generate_key, hash_key
-from agentmessage.model import Message, Mode
+from agentmessage.domain.clock import to_iso
+from agentmessage.domain.ids import new_message_id
+from agentmessage.domain.message import Message, Mode
+from agentmessage.integration.messages_table import to_item
+from agentmessage.keys.api_keys import generate_key, hash_key
 from agentmessage_local.resources import REGION, create_stack
 from agentmessage_local.template import functions
 from bench.child import FakeAws

@@ -95,7 +95,7 @@ class ColdSeries:
     function: Function
     cold_spec: Path
     floor_spec: Path
-    clients: list[str]
+    clients: list[list[str]]
     calls: list[str]
     modules: list[str]  # every module the function's process has loaded once it has answered
     cold: list[dict[str, float]] = field(default_factory=list)
@@ -176,7 +176,7 @@ def cold_table(series: list[ColdSeries]) -> str:
         rows.append(
             [
                 one.function.name,
-                ", ".join(one.clients),
+                ", ".join(f"{service} ({limits})" for service, limits in one.clients),
                 calls_label(one.calls),
                 f"{cold['total_ms']:.0f}",
                 f"{floor['total_ms']:.0f}",
@@ -384,7 +384,7 @@ NOTES = """\
   it) on `PYTHONPATH`, and no bytecode written (Lambda's file system is read-only).
 - Cold: "cold ms" is timed inside the fresh process from its first line, before any import, to the
   handler's response; "process wall" adds interpreter start-up and exit, timed by the parent.
-  Floor: a fresh process that imports `agentmessage.aws_clients` (boto3 and the functions' client
+  Floor: a fresh process that imports `agentmessage.integration.aws_clients` (boto3 and the functions' client
   config only), makes the same clients and replays the first request's calls with the same parameters.
   "paired IQR": quartiles of the per-round ratios (subject and floor run back to back, order alternating).
   "CPU-time ratio": the same ratio in the child's CPU time (user + system) from its first line, which

@@ -11,7 +11,17 @@ import pytest
 os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "agentmessage")
 os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "AgentMessage")
 
-from agentmessage import aws_clients, settings
+from agentmessage_local.resources import planned_stack
+from agentmessage_local.template import functions
+from tests.support.containers import new_container
+
+# Every function validates its environment when its module is imported (its init): give each the
+# template's variables, resolved against placeholder names, so test modules can import handlers.
+# Fixtures that build real resources set the real names for each test.
+_PLANNED = planned_stack()
+for _spec in functions().values():
+    for _name, _value in _PLANNED.environment(_spec).items():
+        os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(autouse=True)
@@ -24,18 +34,6 @@ def _aws_environment(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "agentmessage")
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    _clear_caches()
+    new_container()
     yield
-    _clear_caches()
-
-
-def _clear_caches() -> None:
-    settings.load.cache_clear()
-    for factory in (
-        aws_clients.dynamodb,
-        aws_clients.sqs,
-        aws_clients.scheduler,
-        aws_clients.sms_voice,
-        aws_clients.s3,
-    ):
-        factory.cache_clear()
+    new_container()

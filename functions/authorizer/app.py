@@ -13,11 +13,13 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
 )
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from agentmessage import aws_clients
-from agentmessage.authorization import resolve_key
-from agentmessage.dynamo_keys import DynamoKeyStore
+from agentmessage.composition.settings import AuthorizerSettings, load
+from agentmessage.composition.storage import key_store
+from agentmessage.integration.time_budget import API_READ
+from agentmessage.keys.resolve import resolve_key
 from agentmessage.observability import logger
-from agentmessage.settings import AuthorizerSettings, load
+
+load(AuthorizerSettings)  # at init: a bad environment fails the cold start, not every request
 
 
 class Unauthorized(Exception):
@@ -28,7 +30,7 @@ class Unauthorized(Exception):
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = APIGatewayAuthorizerRequestEvent(event)
-    store = DynamoKeyStore(aws_clients.dynamodb(), load(AuthorizerSettings).api_keys_table)
+    store = key_store(load(AuthorizerSettings).api_keys_table, API_READ)
     headers = request.headers if event.get("headers") else {}  # case-insensitive, as HTTP is
     record = resolve_key(headers.get("Authorization"), store)
     if record is None:

@@ -7,16 +7,21 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from agentmessage import aws_clients, clock
-from agentmessage.api import build_resolver, caller, ok
-from agentmessage.auth import Scope
-from agentmessage.aws_triggers import ScheduleRemover
-from agentmessage.dynamo_messages import DynamoMessageRepository
-from agentmessage.messages import cancel_message
+from agentmessage.api.caller import caller
+from agentmessage.api.resolver import build_resolver
+from agentmessage.api.v1.envelope import RENDERER, ok
+from agentmessage.api.v1.representation import to_v1
+from agentmessage.composition.sending import schedule_remover
+from agentmessage.composition.settings import CancelSettings, load
+from agentmessage.composition.storage import message_repository
+from agentmessage.domain import clock
+from agentmessage.domain.caller import Scope
+from agentmessage.domain.cancel import cancel_message
+from agentmessage.integration.time_budget import API_READ, API_WRITE
 from agentmessage.observability import logger, metrics
-from agentmessage.settings import CancelSettings, load
 
-app = build_resolver()
+load(CancelSettings)  # at init: a bad environment fails the cold start, not every request
+app = build_resolver(RENDERER)
 
 
 @app.delete("/v1/messages/<message_id>")
@@ -26,11 +31,11 @@ def cancel(message_id: str) -> Response[str]:
     message = cancel_message(
         sender,
         message_id,
-        repository=DynamoMessageRepository(aws_clients.dynamodb(), settings.messages_table),
-        schedules=ScheduleRemover(aws_clients.scheduler(), settings.schedule_group),
+        repository=message_repository(settings.messages_table, API_READ),
+        schedules=schedule_remover(settings.schedule_group, API_WRITE),
         now=clock.utc_now(),
     )
-    return ok(app, HTTPStatus.OK, message.to_api())
+    return ok(app, HTTPStatus.OK, to_v1(message))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

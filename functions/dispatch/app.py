@@ -5,9 +5,7 @@ with a retryable error goes back to the queue; every other record is done, whate
 """
 
 import json
-import math
-from datetime import timedelta
-from functools import cache
+from functools import partial
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -15,36 +13,18 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from agentmessage import aws_clients, clock
-from agentmessage.carriers.base import Carrier
-from agentmessage.carriers.sandbox import SandboxCarrier
-from agentmessage.dispatching import DispatchPolicy, Outcome, Pricing, dispatch_message
-from agentmessage.dynamo_messages import DynamoMessageRepository
-from agentmessage.model import Mode
+from agentmessage.composition.dispatching import carrier_for, dispatch_policy
+from agentmessage.composition.settings import DispatchSettings, load
+from agentmessage.composition.storage import message_repository
+from agentmessage.domain import clock
+from agentmessage.domain.dispatch import Outcome, dispatch_message, no_time_limit
+from agentmessage.integration.time_budget import PIPELINE, RECORD_RESERVE
 from agentmessage.observability import MetricUnit, logger, metrics
-from agentmessage.repository import MessageRepository
-from agentmessage.settings import DispatchSettings, load
 
+load(DispatchSettings)  # at init: a bad environment fails the cold start, not every record
 # A batch whose every record is retried (one throttled message, say) is still an answer, not an
 # error: report each record in batchItemFailures rather than fail the whole invocation.
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-
-
-# A record is started only with this much of the invocation left (the function's Timeout is 60 s):
-# enough for a live MMS's media fetch (10 s, 15 s at worst) and its S3 put, then the send itself
-# with its record. In the worst case it is not: the live carrier then starts the send only with
-# its own SEND_RESERVE (20 s) left, and otherwise releases the message to be tried again.
-TIME_RESERVE_MS = 35_000
-
-# The invocation whose record is being handled: the live carrier is made once per container, the
-# time it has left is the current invocation's.
-_invocation: LambdaContext | None = None
-
-
-def _time_left() -> float:
-    """Seconds left in the current invocation; no limit outside one."""
-    context = _invocation
-    return math.inf if context is None else context.get_remaining_time_in_millis() / 1000
 
 
 class DispatchRequest(BaseModel):
@@ -58,58 +38,11 @@ class RetryLater(Exception):
     """The carrier refused for now; the record goes back to the queue."""
 
 
-@cache
-def _sandbox() -> SandboxCarrier:
-    return SandboxCarrier()
-
-
-@cache
-def _live() -> Carrier:
-    from agentmessage.carriers.aws import EndUserMessagingCarrier
-    from agentmessage.carriers.media import MediaStager
-
-    settings = load(DispatchSettings)
-    return EndUserMessagingCarrier(
-        client=aws_clients.sms_voice(),
-        origination_identity=settings.origination_identity or None,
-        configuration_set_name=settings.configuration_set_name or None,
-        # The S3 client is made at the first MMS: a container that only sends SMS never pays for it.
-        stage_media=lambda message: MediaStager(aws_clients.s3(), settings.media_bucket).stage(message),
-        time_left=_time_left,
-    )
-
-
-def carrier_for(mode: Mode) -> Carrier:
-    """Test keys never leave the system: their messages go to the sandbox carrier."""
-    return _live() if mode is Mode.LIVE else _sandbox()
-
-
-@cache
-def _policy() -> DispatchPolicy:
-
-    settings = load(DispatchSettings)
-    return DispatchPolicy(
-        lease=timedelta(seconds=settings.sending_lease_seconds),
-        max_attempts=settings.max_send_attempts,
-        pricing=Pricing(settings.sms_price_per_part, settings.mms_price_per_part),
-    )
-
-
-def _repository() -> MessageRepository:
-    return DynamoMessageRepository(aws_clients.dynamodb(), load(DispatchSettings).messages_table)
-
-
 def handle_record(record: SQSRecord, lambda_context: LambdaContext | None = None) -> Outcome:
-    global _invocation  # one record at a time, and reset after each
-    _invocation = lambda_context
-    try:
-        return _handle_record(record, lambda_context)
-    finally:
-        _invocation = None
-
-
-def _handle_record(record: SQSRecord, lambda_context: LambdaContext | None) -> Outcome:
-    if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < TIME_RESERVE_MS:
+    time_left = no_time_limit
+    if lambda_context is not None:
+        time_left = partial(_seconds_left, lambda_context)
+    if time_left() < RECORD_RESERVE:
         # Too little time left to claim, send and record: a send cut off by the timeout would
         # stay 'sending' until its lease fails it. Unclaimed, the record is simply redelivered.
         raise RetryLater("not started: the invocation is about to time out")
@@ -120,17 +53,23 @@ def _handle_record(record: SQSRecord, lambda_context: LambdaContext | None) -> O
         logger.error("malformed dispatch record dropped", extra={"sqs_message_id": record.message_id})
         metrics.add_metric(name="MalformedDispatchRecords", unit=MetricUnit.Count, value=1)
         return Outcome.SKIPPED
+    settings = load(DispatchSettings)
     outcome = dispatch_message(
         request.org_id,
         request.id,
-        repository=_repository(),
-        carrier_for=carrier_for,
-        policy=_policy(),
+        repository=message_repository(settings.messages_table, PIPELINE),
+        carrier_for=partial(carrier_for, settings),
+        policy=dispatch_policy(settings),
         now=clock.utc_now,
+        time_left=time_left,
     )
     if outcome is Outcome.RETRY:
         raise RetryLater(request.id)
     return outcome
+
+
+def _seconds_left(context: LambdaContext) -> float:
+    return context.get_remaining_time_in_millis() / 1000
 
 
 @logger.inject_lambda_context(clear_state=True)

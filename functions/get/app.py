@@ -7,22 +7,26 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from agentmessage import aws_clients
-from agentmessage.api import build_resolver, caller, ok
-from agentmessage.auth import Scope
-from agentmessage.dynamo_messages import DynamoMessageRepository
-from agentmessage.messages import get_message
+from agentmessage.api.caller import caller
+from agentmessage.api.resolver import build_resolver
+from agentmessage.api.v1.envelope import RENDERER, ok
+from agentmessage.api.v1.representation import to_v1
+from agentmessage.composition.settings import ReadSettings, load
+from agentmessage.composition.storage import message_repository
+from agentmessage.domain.caller import Scope
+from agentmessage.domain.read import get_message
+from agentmessage.integration.time_budget import API_READ
 from agentmessage.observability import logger
-from agentmessage.settings import ReadSettings, load
 
-app = build_resolver()
+load(ReadSettings)  # at init: a bad environment fails the cold start, not every request
+app = build_resolver(RENDERER)
 
 
 @app.get("/v1/messages/<message_id>")
 def read_message(message_id: str) -> Response[str]:
     reader = caller(app, Scope.READ)
-    repository = DynamoMessageRepository(aws_clients.dynamodb(), load(ReadSettings).messages_table)
-    return ok(app, HTTPStatus.OK, get_message(reader, message_id, repository=repository).to_api())
+    repository = message_repository(load(ReadSettings).messages_table, API_READ)
+    return ok(app, HTTPStatus.OK, to_v1(get_message(reader, message_id, repository=repository)))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

@@ -1,6 +1,6 @@
 """POST /v1/messages: accept a message for sending now or at ``scheduled_at``."""
 
-from functools import cache
+from functools import partial
 from http import HTTPStatus
 from typing import Any
 
@@ -8,46 +8,37 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from agentmessage import aws_clients, clock
-from agentmessage.api import build_resolver, caller, ok, request_body
-from agentmessage.auth import Caller, Scope
-from agentmessage.aws_triggers import AwsDispatchTriggers
-from agentmessage.dynamo_messages import DynamoMessageRepository
-from agentmessage.idempotency import HEADER, Idempotent, checked_key
-from agentmessage.messages import accept_message
+from agentmessage.api.caller import caller
+from agentmessage.api.idempotency import HEADER, checked_key
+from agentmessage.api.json_body import parse_json_object
+from agentmessage.api.resolver import build_resolver, request_body
+from agentmessage.api.v1.envelope import RENDERER, ok
+from agentmessage.api.v1.requests import accept_body
+from agentmessage.composition.sending import idempotent, send_triggers
+from agentmessage.composition.settings import SendSettings, load
+from agentmessage.composition.storage import message_repository
+from agentmessage.domain import clock
+from agentmessage.domain.accept import accept_message
+from agentmessage.domain.caller import Caller, Scope
+from agentmessage.integration.time_budget import API_WRITE
 from agentmessage.observability import logger, metrics
-from agentmessage.requests import parse_json_object, parse_send_request
-from agentmessage.settings import SendSettings, load
 
-app = build_resolver()
+load(SendSettings)  # at init: a bad environment fails the cold start, not every request
+app = build_resolver(RENDERER)
 
 
 def accept(payload: dict[str, Any], sender: Caller, **_: Any) -> dict[str, Any]:
-    request = parse_send_request(payload)
+    """Accept the body's message; its v1 representation."""
     settings = load(SendSettings)
-    message = accept_message(
-        request,
-        sender,
-        repository=DynamoMessageRepository(
-            aws_clients.dynamodb(), settings.messages_table, settings.due_shards
-        ),
-        triggers=AwsDispatchTriggers(
-            aws_clients.sqs(),
-            aws_clients.scheduler(),
-            queue_url=settings.dispatch_queue_url,
-            queue_arn=settings.dispatch_queue_arn,
-            group=settings.schedule_group,
-            role_arn=settings.scheduler_role_arn,
-            dead_letter_arn=settings.schedule_dlq_arn,
-        ),
-        now=clock.utc_now(),
+    now = clock.utc_now()
+    use_case = partial(
+        accept_message,
+        caller=sender,
+        repository=message_repository(settings.messages_table, API_WRITE, settings.due_shards),
+        triggers=send_triggers(settings, API_WRITE),
+        now=now,
     )
-    return message.to_api()
-
-
-@cache
-def idempotent_accept() -> Idempotent:
-    return Idempotent(aws_clients.dynamodb(), load(SendSettings).idempotency_table, accept)
+    return dict(accept_body(payload, sender, now=now, accept=use_case))
 
 
 @app.post("/v1/messages")
@@ -59,7 +50,7 @@ def send_message() -> Response[str]:
         return ok(app, HTTPStatus.ACCEPTED, accept(payload, sender))
     # The stored answer is returned before validation, so a retry of an accepted request is
     # answered the same even once its scheduled_at has come closer than the 60 s minimum.
-    once = idempotent_accept()
+    once = idempotent(load(SendSettings).idempotency_table, API_WRITE, accept)
     once.register(app.lambda_context)
     return ok(app, HTTPStatus.ACCEPTED, once.run(sender.org_id, key, payload, payload=payload, sender=sender))
 

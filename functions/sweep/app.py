@@ -6,12 +6,15 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from agentmessage import aws_clients, clock
-from agentmessage.aws_triggers import QueueTrigger
-from agentmessage.dynamo_messages import DynamoMessageRepository
+from agentmessage.composition.dispatching import requeue
+from agentmessage.composition.settings import SweepSettings, load
+from agentmessage.composition.storage import message_repository
+from agentmessage.domain import clock
+from agentmessage.domain.sweep import sweep
+from agentmessage.integration.time_budget import PIPELINE
 from agentmessage.observability import logger, metrics
-from agentmessage.settings import SweepSettings, load
-from agentmessage.sweeping import sweep
+
+load(SweepSettings)  # at init: a bad environment fails the cold start, not every run
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -19,10 +22,8 @@ from agentmessage.sweeping import sweep
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     settings = load(SweepSettings)
     report = sweep(
-        repository=DynamoMessageRepository(
-            aws_clients.dynamodb(), settings.messages_table, settings.due_shards
-        ),
-        requeue=QueueTrigger(aws_clients.sqs(), settings.dispatch_queue_url),
+        repository=message_repository(settings.messages_table, PIPELINE, settings.due_shards),
+        requeue=requeue(settings.dispatch_queue_url, PIPELINE),
         now=clock.utc_now(),
         shards=settings.due_shards,
         page_size=settings.page_size,

@@ -8,11 +8,11 @@ import re
 from collections.abc import Iterable
 from datetime import datetime
 
-from agentmessage.auth import Scope
-from agentmessage.clock import utc_now
-from agentmessage.dynamo_keys import DynamoKeyStore
-from agentmessage.keys import ApiKeyRecord, generate_key, hash_key, new_key_id
-from agentmessage.model import Mode
+from agentmessage.domain.caller import Scope
+from agentmessage.domain.clock import utc_now
+from agentmessage.domain.message import Mode
+from agentmessage.integration.api_keys_table import DynamoKeyStore
+from agentmessage.keys.api_keys import ApiKeyRecord, generate_key, hash_key, new_key_id
 
 ORG_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
@@ -47,7 +47,7 @@ def create_key(
         key_hash=hash_key(key),
         key_id=new_key_id(),
         org_id=checked_org(org_id),
-        scopes=checked_scopes(scopes),
+        scopes=tuple(checked_scopes(scopes)),
         mode=mode,
         created_at=now or utc_now(),
     )

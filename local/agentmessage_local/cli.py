@@ -27,7 +27,7 @@ from agentmessage_local.state import read_state, state_path
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-    from agentmessage.keys import ApiKeyRecord
+    from agentmessage.keys.api_keys import ApiKeyRecord
 
 EXAMPLE_BODY = '{"from": "+15555550100", "to": "+15555550199", "text": "Hello from AgentMessage"}'
 
@@ -168,14 +168,21 @@ def key_table(args: argparse.Namespace) -> tuple["DynamoDBClient", str]:
 
 
 def _key_json(record: "ApiKeyRecord") -> dict[str, Any]:
-    return record.model_dump(mode="json", exclude={"key_hash"})
+    return {
+        "key_id": record.key_id,
+        "org_id": record.org_id,
+        "scopes": list(record.scopes),
+        "mode": record.mode.value,
+        "created_at": _iso(record.created_at),
+        "revoked_at": _iso(record.revoked_at) if record.revoked_at else None,
+    }
 
 
 def run_keys(args: argparse.Namespace) -> int:
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from agentmessage.dynamo_keys import DynamoKeyStore
-    from agentmessage.model import Mode
+    from agentmessage.domain.message import Mode
+    from agentmessage.integration.api_keys_table import DynamoKeyStore
     from agentmessage_local.api_keys import KeyAdminError, create_key, list_keys, revoke_key
 
     client, table = key_table(args)
@@ -216,7 +223,7 @@ def run_keys(args: argparse.Namespace) -> int:
 
 
 def _iso(moment: Any) -> str:
-    from agentmessage.clock import to_iso
+    from agentmessage.domain.clock import to_iso
 
     return to_iso(moment)
 

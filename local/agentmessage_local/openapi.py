@@ -23,47 +23,32 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse, OpenAPIResponseHeader
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, create_model
+from pydantic import BaseModel, Field, JsonValue, create_model
 
-from agentmessage import errors
-from agentmessage.idempotency import HEADER as IDEMPOTENCY_HEADER
-from agentmessage.model import _INTERNAL_FIELDS, Message
-from agentmessage.requests import E164, SendMessageRequest
+from agentmessage.api import errors as api_errors
+from agentmessage.api.idempotency import HEADER as IDEMPOTENCY_HEADER
+from agentmessage.api.v1.errors import ERRORS, v1_error
+from agentmessage.api.v1.representation import V1Message
+from agentmessage.api.v1.requests import SendMessageRequest
+from agentmessage.domain import errors
+from agentmessage.domain.rules import E164
 from agentmessage_local.api_definition import ApiEvent, api_events
 
 TITLE = "AgentMessage API"
 API_VERSION = "1"
 SECURITY_SCHEME = "bearerAuth"
+# The representation's types by the names the document gives them.
+SCHEMA_NAMES = {"V1Message": "Message", "V1Cost": "Cost", "V1MessageError": "MessageError"}
 
-# The message as the API returns it: every field of the stored model but the internal ones.
-# Every field is always present in an answer, nullable ones as null.
-ApiMessage: type[BaseModel] = create_model(
-    "Message",
-    __config__=ConfigDict(populate_by_name=True, json_schema_serialization_defaults_required=True),
-    __doc__="A message, as every route returns it.",
-    **{  # type: ignore[call-overload]
-        name: (info.annotation, info)
-        for name, info in Message.model_fields.items()
-        if name not in _INTERNAL_FIELDS
-    },
-)
-
+# The message as every route answers it: the v1 representation itself.
 MessageEnvelope: type[BaseModel] = create_model(
     "MessageEnvelope",
     __doc__="A successful answer.",
     success=(Literal[True], ...),
-    data=(ApiMessage, ...),
+    data=(V1Message, ...),
 )
 
-
-def _error_classes() -> list[type[errors.AgentMessageError]]:
-    found: list[type[errors.AgentMessageError]] = [errors.AgentMessageError]
-    for cls in found:
-        found.extend(cls.__subclasses__())
-    return found
-
-
-ERROR_CODES = sorted({cls.code for cls in _error_classes()})
+ERROR_CODES = sorted({entry.code for entry in ERRORS.values()})
 
 
 class ErrorBody(BaseModel):
@@ -93,24 +78,33 @@ _RETRY_AFTER_HEADER: OpenAPIResponseHeader = {
     "schema": {"type": "string"},
 }
 
+Raised = type[errors.AgentMessageError]
 # What each route can answer besides success: the errors it raises, and those API Gateway
 # answers for it (401 from the authorizer, 429 throttling).
-_COMMON = (errors.Unauthorized, errors.RateLimited, errors.AgentMessageError, errors.ServiceUnavailable)
-SEND_ERRORS = (
-    errors.BadRequest,
-    errors.Forbidden,
-    errors.IdempotencyInProgress,
+_COMMON: tuple[Raised, ...] = (
+    api_errors.Unauthorized,
+    api_errors.RateLimited,
+    errors.AgentMessageError,
+    errors.Unavailable,
+)
+SEND_ERRORS: tuple[Raised, ...] = (
+    api_errors.BadRequest,
+    errors.ScopeMissing,
+    api_errors.IdempotencyInProgress,
     errors.ValidationFailed,
-    errors.IdempotencyKeyReused,
+    api_errors.IdempotencyKeyReused,
     *_COMMON,
 )
-GET_ERRORS = (errors.Forbidden, errors.MessageNotFound, *_COMMON)
-CANCEL_ERRORS = (errors.Forbidden, errors.MessageNotFound, errors.MessageNotCancelable, *_COMMON)
+GET_ERRORS: tuple[Raised, ...] = (errors.ScopeMissing, errors.MessageNotFound, *_COMMON)
+CANCEL_ERRORS: tuple[Raised, ...] = (
+    errors.ScopeMissing,
+    errors.MessageNotFound,
+    errors.MessageNotCancelable,
+    *_COMMON,
+)
 
 
-def _responses(
-    status: HTTPStatus, description: str, raised: Iterable[type[errors.AgentMessageError]]
-) -> dict[int, OpenAPIResponse]:
+def _responses(status: HTTPStatus, description: str, raised: Iterable[Raised]) -> dict[int, OpenAPIResponse]:
     responses: dict[int, OpenAPIResponse] = {
         int(status): {
             "description": description,
@@ -118,16 +112,16 @@ def _responses(
             "content": {"application/json": {"model": MessageEnvelope}},
         }
     }
-    by_status: dict[int, list[type[errors.AgentMessageError]]] = {}
+    by_status: dict[int, list[Raised]] = {}
     for cls in raised:
-        by_status.setdefault(int(cls.status), []).append(cls)
+        by_status.setdefault(int(v1_error(cls).status), []).append(cls)
     for code in sorted(by_status):
-        classes = by_status[code]
+        entries = [v1_error(cls) for cls in by_status[code]]
         headers: dict[str, OpenAPIResponseHeader] = {"X-Request-Id": _REQUEST_ID_HEADER}
-        if any(cls.retry_after is not None for cls in classes):
+        if any(entry.retry_after is not None for entry in entries):
             headers["Retry-After"] = _RETRY_AFTER_HEADER
         responses[code] = {
-            "description": "; ".join(f"{cls.code}: {cls.message}" for cls in classes),
+            "description": "; ".join(f"{entry.code}: {entry.message}" for entry in entries),
             "headers": headers,
             "content": {"application/json": {"model": ErrorEnvelope}},
         }
@@ -177,7 +171,7 @@ class Operation:
     description: str
     success: HTTPStatus
     success_description: str
-    errors: tuple[type[errors.AgentMessageError], ...]
+    errors: tuple[Raised, ...]
     handler: Callable[..., None]
     links: dict[str, dict[str, Any]] = field(default_factory=dict)
 
@@ -308,7 +302,13 @@ def openapi_document() -> dict[str, Any]:
         },
         security=[{SECURITY_SCHEME: []}],
     )
+    for internal, public in SCHEMA_NAMES.items():
+        text = text.replace(f'"#/components/schemas/{internal}"', f'"#/components/schemas/{public}"')
     document: dict[str, Any] = json.loads(text)
+    schemas = document["components"]["schemas"]
+    for internal, public in SCHEMA_NAMES.items():
+        if internal in schemas:
+            schemas[public] = {**schemas.pop(internal), "title": public}
     return _with_e164_patterns(_drop_unused_schemas(document))
 
 

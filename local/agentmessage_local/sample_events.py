@@ -14,9 +14,9 @@ from pathlib import Path
 
 from botocore.exceptions import ClientError
 
-from agentmessage.dynamo_keys import DynamoKeyStore
-from agentmessage.keys import ApiKeyRecord, bearer_token, hash_key, is_well_formed
-from agentmessage.model import Mode
+from agentmessage.domain.message import Mode
+from agentmessage.integration.api_keys_table import DynamoKeyStore
+from agentmessage.keys.api_keys import ApiKeyRecord, bearer_token, hash_key, is_well_formed
 from agentmessage_local.template import ROOT
 
 EVENTS_DIR = ROOT / "events"
@@ -60,7 +60,7 @@ def store_sample_key(store: DynamoKeyStore, sample: SampleKey, now: datetime) ->
         key_hash=hash_key(sample.key),
         key_id=sample.key_id,
         org_id=sample.org_id,
-        scopes=sorted(sample.scopes),
+        scopes=tuple(sorted(sample.scopes)),
         mode=sample.mode,
         created_at=now,
     )

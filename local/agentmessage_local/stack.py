@@ -21,9 +21,9 @@ from typing import Any
 
 import boto3
 
-from agentmessage.clock import to_iso, utc_now
-from agentmessage.dynamo_keys import DynamoKeyStore
-from agentmessage.model import Mode
+from agentmessage.domain.clock import to_iso, utc_now
+from agentmessage.domain.message import Mode
+from agentmessage.integration.api_keys_table import DynamoKeyStore
 from agentmessage_local.api_definition import load_api
 from agentmessage_local.api_keys import create_key
 from agentmessage_local.faults import EmbeddedAws

@@ -11,7 +11,7 @@ each request line ``{"event": ..., "context": {...}, "clock_offset_seconds": ...
 Answers go to the process's original stdout; the function's own stdout (Powertools logs, EMF
 metrics) is sent to stderr, so logs never mix with answers.
 
-``clock_offset_seconds`` is the local stack's time travel: ``agentmessage.clock.utc_now`` is
+``clock_offset_seconds`` is the local stack's time travel: ``agentmessage.domain.clock.utc_now`` is
 replaced by one that adds the offset, so the production code reads the stack's clock untouched.
 """
 
@@ -52,9 +52,9 @@ class LocalLambdaContext:
 
 
 def _install_shifted_clock() -> None:
-    """Make ``agentmessage.clock.utc_now`` read the stack's clock: real time plus the offset."""
+    """Make ``agentmessage.domain.clock.utc_now`` read the stack's clock: real time plus the offset."""
     try:
-        from agentmessage import clock
+        from agentmessage.domain import clock
     except ImportError:  # a function without the layer: nothing to shift
         return
     real_utc_now = clock.utc_now

@@ -39,7 +39,7 @@ def seeded(local_stack: LocalStackProcess) -> None:
         aws_access_key_id="local",
         aws_secret_access_key="local",
     )
-    seed_message(client, refs["MessagesTable"], a_message(SAMPLE_ORG, SAMPLE_MESSAGE_ID))
+    seed_message(client, refs["MessagesTable"], a_message(org_id=SAMPLE_ORG, message_id=SAMPLE_MESSAGE_ID))
 
 
 def test_the_authorizer_sample_is_allowed_by_the_key_the_stack_stored(

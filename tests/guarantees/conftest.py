@@ -31,13 +31,12 @@ from botocore.config import Config
 from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
-from agentmessage import aws_clients, settings
-from agentmessage.dynamo_messages import DynamoMessageRepository, from_item
-from agentmessage.model import Message
+from agentmessage.domain.message import Message
+from agentmessage.integration.messages_table import DynamoMessageRepository, from_item
 from agentmessage.observability import metrics
 from agentmessage_local.resources import REGION, Stack, create_stack
 from agentmessage_local.template import functions
-from functions.dispatch import app as dispatch_app
+from tests.support.containers import new_container
 
 _ITEM_WRITES = ("put_item", "update_item", "delete_item", "transact_write_items")
 _CLIENT_CONFIG = Config(max_pool_connections=32, retries={"mode": "standard", "max_attempts": 3})
@@ -121,10 +120,7 @@ class World:
 
 
 def _fresh_caches() -> None:
-    settings.load.cache_clear()
-    for factory in (aws_clients.dynamodb, aws_clients.sqs, aws_clients.scheduler, aws_clients.sms_voice):
-        factory.cache_clear()
-    dispatch_app._policy.cache_clear()
+    new_container()
 
 
 @pytest.fixture

@@ -16,16 +16,18 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from agentmessage import clock, ids
 from agentmessage.carriers.sandbox import SandboxCarrier
-from agentmessage.dispatching import DispatchPolicy, Outcome, Pricing, dispatch_message
-from agentmessage.messages import sweep_due_at
-from agentmessage.model import Status
+from agentmessage.composition.dispatching import sandbox_carrier
+from agentmessage.domain import clock
+from agentmessage.domain.accept import sweep_due_at
+from agentmessage.domain.dispatch import DispatchPolicy, Outcome, Pricing, dispatch_message
+from agentmessage.domain.status import Status
 from functions.dispatch import app as dispatch_app
 from functions.send import app as send_app
 from tests.guarantees.conftest import World
 from tests.support.events import FakeLambdaContext, authorizer_context, send_event, sqs_event
-from tests.support.fakes import START, FakeClock, make_message
+from tests.support.fakes import START, FakeClock
+from tests.support.messages import a_message
 
 MESSAGES = 100
 DELIVERIES = 8
@@ -59,7 +61,7 @@ def test_at_most_once_under_concurrent_duplicate_deliveries(world: World) -> Non
         for number in range(MESSAGES):
             # Given a queued message (one in five is throttled on its first attempt)
             to = THROTTLED_ONCE if number % 5 == 0 else ANYONE
-            message = make_message(ids.new_message_id(), org_id=ORG, to=to, created_at=clock.utc_now())
+            message = a_message(org_id=ORG, to=to, created_at=clock.utc_now())
             repository.create(message, due_at=sweep_due_at(message))
 
             # When eight deliveries of it reach eight dispatchers at the same moment
@@ -165,7 +167,7 @@ def test_at_most_once_when_a_schedule_fires_twice(world: World, monkeypatch: pyt
         assert dispatch_app.lambda_handler(again, FakeLambdaContext())["batchItemFailures"] == []
 
     # Then every message reached the carrier exactly once
-    sandbox = dispatch_app._sandbox()
+    sandbox = sandbox_carrier()
     finals = world.stored_many(ORG, message_ids)
     for message_id in message_ids:
         assert sandbox.times_accepted(message_id) == 1, message_id

@@ -13,19 +13,21 @@ from decimal import Decimal
 
 import pytest
 
-from agentmessage import clock, ids
-from agentmessage.auth import Caller, Scope
 from agentmessage.carriers.base import Carrier
 from agentmessage.carriers.sandbox import SandboxCarrier
-from agentmessage.clock import to_iso
-from agentmessage.dispatching import DispatchPolicy, Outcome, Pricing, dispatch_message
-from agentmessage.dynamo_messages import DynamoMessageRepository, _values
-from agentmessage.errors import MessageNotCancelable
-from agentmessage.messages import cancel_message, sweep_due_at
-from agentmessage.model import Message, Mode, Status
-from agentmessage.repository import MessageRepository, Transition
+from agentmessage.domain import clock
+from agentmessage.domain.accept import sweep_due_at
+from agentmessage.domain.caller import Caller, Scope
+from agentmessage.domain.cancel import cancel_message
+from agentmessage.domain.clock import to_iso
+from agentmessage.domain.dispatch import DispatchPolicy, Outcome, Pricing, dispatch_message
+from agentmessage.domain.errors import MessageNotCancelable
+from agentmessage.domain.message import Message, Mode
+from agentmessage.domain.ports import MessageRepository, Transition
+from agentmessage.domain.status import Status
+from agentmessage.integration.messages_table import DynamoMessageRepository, from_item
 from tests.guarantees.conftest import World
-from tests.support.fakes import make_message
+from tests.support.messages import a_message
 
 TRIALS = 500
 ORG = "org_race"
@@ -90,7 +92,7 @@ def test_cancel_vs_dispatch_race(world: World, capsys: pytest.CaptureFixture[str
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="race") as pool:
         for number in range(TRIALS):
             # Given a queued message (an immediate send, due now)
-            message = make_message(ids.new_message_id(), org_id=ORG, created_at=clock.utc_now())
+            message = a_message(org_id=ORG, created_at=clock.utc_now())
             repository.create(message, due_at=sweep_due_at(message))
             # When a cancel and a dispatch of it start at the same moment
             trials.append(race(pool, repository, carrier, message.id, number))
@@ -133,14 +135,22 @@ class CheckThenActRepository(DynamoMessageRepository):
         current = self.get(org_id, message_id)
         if current is None or current.status is not Status.QUEUED:
             return Transition(won=False, message=current)
-        return self._transition(
-            org_id,
-            message_id,
-            condition="attribute_exists(id)",
-            update="SET #status = :sending, due_at = :lease,"
+        response = self._client.update_item(
+            TableName=self._table,
+            Key=self._key(org_id, message_id),
+            UpdateExpression="SET #status = :sending, due_at = :lease,"
             " attempts = if_not_exists(attempts, :zero) + :one",
-            values=_values(sending=Status.SENDING, lease=to_iso(lease_until), zero=0, one=1),
+            ConditionExpression="attribute_exists(id)",  # the message exists: nothing about its status
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues={
+                ":sending": {"S": Status.SENDING.value},
+                ":lease": {"S": to_iso(lease_until)},
+                ":zero": {"N": "0"},
+                ":one": {"N": "1"},
+            },
+            ReturnValues="ALL_NEW",
         )
+        return Transition(won=True, message=from_item(response["Attributes"]))
 
 
 def test_the_race_catches_a_claim_that_is_not_one_conditional_write(world: World) -> None:
@@ -151,7 +161,7 @@ def test_the_race_catches_a_claim_that_is_not_one_conditional_write(world: World
     # When it races cancels as above
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="race") as pool:
         for trial in range(TRIALS):  # stops at the first trial that catches it
-            message = make_message(ids.new_message_id(), org_id=ORG, created_at=clock.utc_now())
+            message = a_message(org_id=ORG, created_at=clock.utc_now())
             repository.create(message, due_at=sweep_due_at(message))
             outcome = race(pool, repository, carrier, message.id, trial)
             if outcome.canceled is not None and outcome.outcome is Outcome.DELIVERED:

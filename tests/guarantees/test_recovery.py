@@ -11,9 +11,10 @@ from typing import Any
 
 import pytest
 
-from agentmessage import clock
-from agentmessage.messages import SWEEP_GRACE
-from agentmessage.model import Status
+from agentmessage.composition.dispatching import sandbox_carrier
+from agentmessage.domain import clock
+from agentmessage.domain.accept import SWEEP_GRACE
+from agentmessage.domain.status import Status
 from functions.dispatch import app as dispatch_app
 from functions.send import app as send_app
 from functions.sweep import app as sweep_app
@@ -79,4 +80,4 @@ def test_recovery(world: World, monkeypatch: pytest.MonkeyPatch, loss: str, phas
         phase,
         message.sent_at,
     )
-    assert dispatch_app._sandbox().times_accepted(message_id) == 1
+    assert sandbox_carrier().times_accepted(message_id) == 1

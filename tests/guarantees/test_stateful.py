@@ -40,18 +40,20 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from agentmessage import clock
-from agentmessage.auth import Caller, Scope
-from agentmessage.carriers.base import OutboundMessage, SendResult
+from agentmessage.api.v1.requests import to_command
+from agentmessage.carriers.base import OutboundMessage, SendResult, TimeLeft, no_time_limit
 from agentmessage.carriers.sandbox import SandboxCarrier
-from agentmessage.clock import to_iso
-from agentmessage.dispatching import DispatchPolicy, Outcome, Pricing, dispatch_message
-from agentmessage.dynamo_messages import DynamoMessageRepository, from_item
-from agentmessage.errors import MessageNotCancelable, ServiceUnavailable
-from agentmessage.messages import accept_message, cancel_message
-from agentmessage.model import TERMINAL, TRANSITIONS, Message, Mode, Status
-from agentmessage.requests import parse_send_request
-from agentmessage.sweeping import sweep
+from agentmessage.domain import clock
+from agentmessage.domain.accept import accept_message
+from agentmessage.domain.caller import Caller, Scope
+from agentmessage.domain.cancel import cancel_message
+from agentmessage.domain.clock import to_iso
+from agentmessage.domain.dispatch import DispatchPolicy, Outcome, Pricing, dispatch_message
+from agentmessage.domain.errors import MessageNotCancelable, Unavailable
+from agentmessage.domain.message import Message, Mode
+from agentmessage.domain.status import TERMINAL, TRANSITIONS, Status
+from agentmessage.domain.sweep import sweep
+from agentmessage.integration.messages_table import DynamoMessageRepository, from_item
 from agentmessage_local.template import table_definitions
 from tests.guarantees.conftest import World
 from tests.support.fakes import START, FakeClock
@@ -99,7 +101,7 @@ class ObservedCarrier:
         self.meanwhile: Callable[[str], None] | None = None
         self.handed: dict[str, list[datetime]] = {}
 
-    def send(self, message: OutboundMessage) -> SendResult:
+    def send(self, message: OutboundMessage, *, time_left: TimeLeft = no_time_limit) -> SendResult:
         self.handed.setdefault(message.message_id, []).append(self.clock.now)
         if self.die == "before":
             raise DispatcherDied()
@@ -137,12 +139,12 @@ class Transport:
 
     def enqueue(self, org_id: str, message_id: str) -> None:
         if self.fail:
-            raise ServiceUnavailable()
+            raise Unavailable()
         self.queue.append(Delivery(message_id, "send"))
 
     def schedule(self, org_id: str, message_id: str, at: datetime) -> None:
         if self.fail:
-            raise ServiceUnavailable()
+            raise Unavailable()
         self.schedules[message_id] = at
 
     def unschedule(self, message_id: str) -> None:
@@ -245,11 +247,11 @@ class Pipeline(RuleBasedStateMachine):
             body["scheduled_at"] = to_iso(scheduled)
         if valid_for is not None:
             body["valid_until"] = to_iso((scheduled or now) + timedelta(seconds=valid_for))
-        request = parse_send_request(body)
+        command = to_command(body, mode=Mode.TEST, now=now)
         self.transport.fail = lost
         try:
             message = accept_message(
-                request, CALLER, repository=self.repository, triggers=self.transport, now=now
+                command, CALLER, repository=self.repository, triggers=self.transport, now=now
             )
         finally:
             self.transport.fail = False

@@ -11,9 +11,10 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from agentmessage import clock
+from agentmessage.domain import clock
 from agentmessage_local.resources import Stack, create_stack
 from agentmessage_local.template import functions
+from tests.support.containers import new_container
 from tests.support.events import FakeLambdaContext
 from tests.support.fakes import START, FakeClock
 
@@ -53,16 +54,15 @@ Invoke = Callable[[dict[str, Any]], dict[str, Any]]
 
 @pytest.fixture(autouse=True)
 def _fresh_container(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Each test is a fresh container: the dispatcher caches its policy per container, and the
+    """Each test is a fresh container: what the composition root caches is forgotten, and the
     shared Metrics object read its namespace when first imported, possibly at collection, before
     the environment fixture ran (Lambda sets the environment before any import)."""
     from agentmessage.observability import metrics
-    from functions.dispatch import app as dispatch_app
 
-    dispatch_app._policy.cache_clear()
+    new_container()
     monkeypatch.setattr(metrics, "namespace", "AgentMessage")
     yield
-    dispatch_app._policy.cache_clear()
+    new_container()
 
 
 @pytest.fixture

@@ -4,9 +4,8 @@ from typing import Any
 
 import pytest
 
-from agentmessage import aws_clients
-from agentmessage.keys import generate_key, hash_key
-from agentmessage.model import Mode
+from agentmessage.domain.message import Mode
+from agentmessage.keys.api_keys import generate_key, hash_key
 from tests.integration.conftest import Aws
 from tests.support.dynamo_calls import dynamodb_calls
 from tests.support.events import ACCOUNT, API_ID, REGION, STAGE, authorizer_event
@@ -128,7 +127,7 @@ def test_a_malformed_key_is_refused_without_any_lookup(
 ) -> None:
     # Given a header whose key has the wrong shape
     # When the authorizer runs, counting DynamoDB calls
-    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+    with dynamodb_calls() as calls:
         message = rejected(invoke, authorization)
 
     # Then it raises "Unauthorized" (API Gateway's 401) and read nothing
@@ -141,7 +140,7 @@ def test_an_unknown_key_is_refused_after_one_lookup(aws: Aws, invoke: Any) -> No
     key = generate_key(Mode.TEST)
 
     # When it is presented
-    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+    with dynamodb_calls() as calls:
         message = rejected(invoke, f"Bearer {key}")
 
     # Then it is refused after one read by its hash
@@ -194,7 +193,7 @@ def test_an_event_without_headers_is_refused_without_any_lookup(
     event["multiValueHeaders"] = headers
 
     # When the authorizer runs
-    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+    with dynamodb_calls() as calls:
         message = rejected(invoke, None, event)
 
     # Then it is "Unauthorized", not a KeyError, and nothing was read

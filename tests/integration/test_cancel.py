@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from agentmessage import clock
-from agentmessage.model import Status
+from agentmessage.domain import clock
+from agentmessage.domain.status import Status
 from tests.integration.conftest import Aws
 from tests.support.api import assert_error, enveloped
 from tests.support.events import authorizer_context, message_event, send_event

@@ -8,10 +8,14 @@ from typing import Any
 
 import pytest
 
-from agentmessage.carriers.base import OutboundMessage, SendResult
+from agentmessage.api.v1.representation import to_v1
+from agentmessage.carriers.base import OutboundMessage, SendResult, TimeLeft, no_time_limit
 from agentmessage.carriers.sandbox import SANDBOX_NUMBERS
-from agentmessage.dynamo_messages import DynamoMessageRepository
-from agentmessage.model import Message, Status
+from agentmessage.composition.dispatching import live_carrier, sandbox_carrier
+from agentmessage.domain.message import Message
+from agentmessage.domain.status import Status
+from agentmessage.integration.messages_table import DynamoMessageRepository
+from agentmessage.integration.time_budget import RECORD_RESERVE
 from functions.dispatch import app as dispatch_app
 from tests.integration.conftest import Aws, Invoke
 from tests.support.events import (
@@ -71,7 +75,7 @@ def stored(aws: Aws, message_id: str) -> Message:
 
 
 def accepted_count(message_id: str) -> int:
-    return dispatch_app._sandbox().times_accepted(message_id)
+    return sandbox_carrier().times_accepted(message_id)
 
 
 # -- delivered --------------------------------------------------------------------------------------
@@ -148,7 +152,7 @@ def test_the_cost_is_parts_times_the_sms_price(
 
     message = stored(aws, accepted["id"])
     assert message.status is Status.DELIVERED
-    assert message.to_api()["cost"] == {"amount": amount, "currency": "USD"}
+    assert to_v1(message)["cost"] == {"amount": amount, "currency": "USD"}
 
 
 def test_mms_is_billed_at_the_mms_price(
@@ -161,8 +165,8 @@ def test_mms_is_billed_at_the_mms_price(
     message = stored(aws, accepted["id"])
     assert message.status is Status.DELIVERED
     assert message.parts == 2
-    assert message.to_api()["cost"] == {"amount": "0.0400", "currency": "USD"}
-    assert dispatch_app._sandbox().accepted[-1].media_urls == ("https://example.com/cat.png",)
+    assert to_v1(message)["cost"] == {"amount": "0.0400", "currency": "USD"}
+    assert sandbox_carrier().accepted[-1].media_urls == ("https://example.com/cat.png",)
 
 
 # -- the sandbox table ------------------------------------------------------------------------------
@@ -191,7 +195,7 @@ def test_a_permanent_failure_fails_the_message_with_its_error(
     # The record is done (retrying cannot help), the message failed with the carrier's reason
     assert failures == []
     assert accepted_count(accepted["id"]) == 0
-    data = stored(aws, accepted["id"]).to_api()
+    data = to_v1(stored(aws, accepted["id"]))
     assert data["status"] == "failed"
     assert data["errors"] == [{"code": code, "detail": SANDBOX_NUMBERS[to].error_for(1).detail}]  # type: ignore[union-attr]
     assert data["completed_at"] == "2026-11-22T06:00:01.000Z"
@@ -216,7 +220,7 @@ def test_a_retryable_failure_goes_back_to_the_queue_then_is_delivered(
     message = stored(aws, accepted["id"])
     assert message.status is Status.QUEUED
     assert message.attempts == 1
-    assert message.errors == []
+    assert message.errors == ()
     assert accepted_count(accepted["id"]) == 0
 
     # And the redelivery sends it (attempt 2)
@@ -225,7 +229,7 @@ def test_a_retryable_failure_goes_back_to_the_queue_then_is_delivered(
     message = stored(aws, accepted["id"])
     assert message.status is Status.DELIVERED
     assert message.attempts == 2
-    assert message.to_api()["cost"]["amount"] == "0.0079"
+    assert to_v1(message)["cost"]["amount"] == "0.0079"
     assert accepted_count(accepted["id"]) == 1
 
 
@@ -236,7 +240,7 @@ def test_a_send_without_receipt_stays_sent(
 
     assert dispatch(sqs_event(drain(aws))) == []
 
-    data = stored(aws, accepted["id"]).to_api()
+    data = to_v1(stored(aws, accepted["id"]))
     assert data["status"] == "sent"
     assert data["sent_at"] is not None
     assert data["completed_at"] is None
@@ -285,7 +289,7 @@ def test_a_canceled_message_is_skipped(
     assert accepted_count(accepted["id"]) == 0
     message = stored(aws, accepted["id"])
     assert message.status is Status.CANCELED
-    assert message.to_api()["cost"]["amount"] == "0.0000"
+    assert to_v1(message)["cost"]["amount"] == "0.0000"
 
 
 def test_an_expired_message_is_skipped(
@@ -320,7 +324,7 @@ def test_a_message_past_valid_until_is_expired_by_the_dispatcher(
     assert dispatch(sqs_event(drain(aws))) == []
 
     assert accepted_count(accepted["id"]) == 0
-    data = stored(aws, accepted["id"]).to_api()
+    data = to_v1(stored(aws, accepted["id"]))
     assert data["status"] == "expired"
     assert data["completed_at"] == "2026-11-22T06:00:30.000Z"
     assert data["sent_at"] is None
@@ -434,13 +438,13 @@ def test_records_are_not_started_once_the_invocation_is_about_to_time_out(
     ids = [send()["id"] for _ in range(3)]
     event = sqs_event(drain(aws))
     context = FakeLambdaContext()
-    context.remaining_ms = dispatch_app.TIME_RESERVE_MS + 1
-    sandbox = dispatch_app._sandbox()
+    context.remaining_ms = int(RECORD_RESERVE * 1000) + 1
+    sandbox = sandbox_carrier()
     accept = sandbox.send
 
-    def slow_send(message: OutboundMessage) -> SendResult:
-        context.remaining_ms = dispatch_app.TIME_RESERVE_MS - 1
-        return accept(message)
+    def slow_send(message: OutboundMessage, *, time_left: TimeLeft = no_time_limit) -> SendResult:
+        context.remaining_ms = int(RECORD_RESERVE * 1000) - 1
+        return accept(message, time_left=time_left)
 
     monkeypatch.setattr(sandbox, "send", slow_send)
 
@@ -466,8 +470,8 @@ def test_a_live_send_with_too_little_time_left_is_released_and_never_sent(
 ) -> None:
     from botocore.stub import Stubber
 
-    from agentmessage import aws_clients
-    from agentmessage.carriers.aws import SEND_RESERVE
+    from agentmessage.integration import aws_clients
+    from agentmessage.integration.time_budget import SEND_RESERVE
 
     # Given a live message on the queue, and AWS End User Messaging stubbed, its calls recorded
     body = {"from": "+15555550100", "to": ANYONE, "text": "Your code is 123456"}
@@ -488,11 +492,11 @@ def test_a_live_send_with_too_little_time_left_is_released_and_never_sent(
     claim = DynamoMessageRepository.claim
 
     def slow_claim(self: DynamoMessageRepository, *args: Any, **kwargs: Any) -> Any:
-        context.remaining_ms = SEND_RESERVE * 1000 - 1
+        context.remaining_ms = int(SEND_RESERVE * 1000) - 1
         return claim(self, *args, **kwargs)
 
     monkeypatch.setattr(DynamoMessageRepository, "claim", slow_claim)
-    dispatch_app._live.cache_clear()
+    live_carrier.cache_clear()
     try:
         with Stubber(sms_voice) as stub:
             # When the dispatcher runs (the Stubber holds no answer: nothing may be sent)
@@ -503,7 +507,7 @@ def test_a_live_send_with_too_little_time_left_is_released_and_never_sent(
             failures = [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
             assert failures == [event["Records"][0]["messageId"]]
             message = stored(aws, message_id)
-            assert (message.status, message.attempts, message.errors) == (Status.QUEUED, 1, [])
+            assert (message.status, message.attempts, message.errors) == (Status.QUEUED, 1, ())
             assert message.provider_message_id is None
 
             # And its redelivery, in an invocation with time enough, sends it once
@@ -514,6 +518,6 @@ def test_a_live_send_with_too_little_time_left_is_released_and_never_sent(
             assert calls == ["SendTextMessage"]
             stub.assert_no_pending_responses()
     finally:
-        dispatch_app._live.cache_clear()
+        live_carrier.cache_clear()
     message = stored(aws, message_id)
     assert (message.status, message.provider_message_id, message.attempts) == (Status.SENT, "aws-1", 2)

@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from agentmessage import aws_clients
-from agentmessage.model import Status
+from agentmessage.domain.status import Status
 from tests.integration.conftest import Aws
 from tests.support.api import enveloped
 from tests.support.dynamo_calls import DynamoCalls, dynamodb_calls
@@ -45,7 +44,7 @@ def test_get_is_one_get_item(aws: Aws, invoke: Any) -> None:
     message_id = queued_message(invoke)
 
     # When it is read
-    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+    with dynamodb_calls() as calls:
         status = call(
             invoke, "GetMessageFunction", message_event("GET", message_id, authorizer=authorizer_context())
         )
@@ -63,7 +62,7 @@ def test_a_successful_cancel_is_one_conditional_update(aws: Aws, invoke: Any) ->
     message_id = queued_message(invoke)
 
     # When it is canceled
-    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+    with dynamodb_calls() as calls:
         status = call(invoke, "CancelMessageFunction", cancel_event(message_id))
 
     # Then one UpdateItem did it
@@ -77,7 +76,7 @@ def test_a_second_cancel_is_one_update_and_no_read(aws: Aws, invoke: Any) -> Non
     call(invoke, "CancelMessageFunction", cancel_event(message_id))
 
     # When it is canceled again
-    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+    with dynamodb_calls() as calls:
         status = call(invoke, "CancelMessageFunction", cancel_event(message_id))
 
     # Then the failed condition's old item answered it: still one UpdateItem
@@ -91,7 +90,7 @@ def test_the_409_path_is_one_update_and_no_read(aws: Aws, invoke: Any) -> None:
     set_status(aws.client("dynamodb"), aws.stack.refs["MessagesTable"], ORG, message_id, Status.SENT)
 
     # When it is canceled
-    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+    with dynamodb_calls() as calls:
         status = call(invoke, "CancelMessageFunction", cancel_event(message_id))
 
     # Then one UpdateItem decided the 409
@@ -104,7 +103,7 @@ def test_canceling_an_unknown_message_is_one_update(aws: Aws, invoke: Any) -> No
     message_id = "0196a0b2-3c4d-7e5f-8a6b-7c8d9e0f1a2b"
 
     # When it is canceled
-    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+    with dynamodb_calls() as calls:
         status = call(invoke, "CancelMessageFunction", cancel_event(message_id))
 
     # Then one UpdateItem found nothing: 404
@@ -117,7 +116,7 @@ def test_a_send_without_idempotency_key_is_one_put_item(aws: Aws, invoke: Any) -
     event = send_event(send_body(), authorizer=authorizer_context())
 
     # When it is sent
-    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+    with dynamodb_calls() as calls:
         status = call(invoke, "SendMessageFunction", event)
 
     # Then one conditional PutItem stored it
@@ -131,7 +130,7 @@ def test_a_refused_send_makes_no_call(aws: Aws, invoke: Any) -> None:
     event = send_event(send_body(to="nope"), authorizer=authorizer_context())
 
     # When it is sent
-    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+    with dynamodb_calls() as calls:
         status = call(invoke, "SendMessageFunction", event)
 
     # Then nothing was read or written
@@ -147,7 +146,7 @@ def test_a_malformed_id_makes_no_call(aws: Aws, invoke: Any, function: str, meth
     event = message_event(method, "not-a-message-id", authorizer=authorizer_context())
 
     # When the route is called
-    with dynamodb_calls(aws_clients.dynamodb()) as calls:
+    with dynamodb_calls() as calls:
         status = call(invoke, function, event)
 
     # Then it is 404 without touching DynamoDB

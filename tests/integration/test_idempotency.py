@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from agentmessage import clock
-from agentmessage.aws_triggers import AwsDispatchTriggers
+from agentmessage.domain import clock
+from agentmessage.integration.dispatch_triggers import AwsDispatchTriggers
 from tests.integration.conftest import Aws
 from tests.support.api import Answer, answer_of, assert_error, enveloped
 from tests.support.containers import fresh_container

@@ -10,7 +10,7 @@ are held against that function's own policy statements in ``infra/template.yaml`
   least one of the paths exercised here, so a grant nobody uses fails.
 
 The static half (exactly these grants, on the function's own resources) is in
-``tests/unit/test_template.py``.
+``tests/tooling/test_template.py``.
 """
 
 import json
@@ -27,21 +27,22 @@ from urllib.parse import urlsplit
 import pytest
 from botocore.stub import Stubber
 
-from agentmessage import aws_clients, clock
-from agentmessage.aws_triggers import AwsDispatchTriggers
 from agentmessage.carriers import media
-from agentmessage.dynamo_messages import DynamoMessageRepository
-from agentmessage.keys import generate_key
-from agentmessage.model import Mode, Status
+from agentmessage.domain import clock
+from agentmessage.domain.message import Mode
+from agentmessage.domain.status import Status
+from agentmessage.integration import aws_clients
+from agentmessage.integration.dispatch_triggers import AwsDispatchTriggers
+from agentmessage.integration.messages_table import DynamoMessageRepository
+from agentmessage.keys.api_keys import generate_key
 from agentmessage.observability import metrics
 from agentmessage_local.resources import Stack
 from agentmessage_local.template import functions, load_template
 from functions.authorizer.app import Unauthorized
-from functions.dispatch import app as dispatch_app
-from functions.send import app as send_app
 from tests.integration.conftest import Aws, Invoke
 from tests.support.api import Answer, answer_of, assert_error, enveloped
-from tests.support.containers import fresh_container
+from tests.support.containers import fresh_container, new_container
+from tests.support.dynamo_calls import every_call_limits
 from tests.support.events import (
     ACCOUNT,
     REGION,
@@ -334,9 +335,7 @@ class World:
 
 def _forget_containers() -> None:
     """The handlers' per-container caches, which hold clients made in another test."""
-    send_app.idempotent_accept.cache_clear()
-    dispatch_app._live.cache_clear()
-    dispatch_app._policy.cache_clear()
+    new_container()
 
 
 @pytest.fixture
@@ -356,8 +355,10 @@ def world(aws: Aws, invoke: Callable[[str], Invoke], monkeypatch: pytest.MonkeyP
     _forget_containers()
     # Every client the functions use, watched before any handler makes a call
     calls = AwsCalls()
-    for factory in (aws_clients.dynamodb, aws_clients.sqs, aws_clients.scheduler, aws_clients.sms_voice):
-        calls.watch(factory())
+    for factory in (aws_clients.dynamodb, aws_clients.sqs, aws_clients.scheduler):
+        for limits in every_call_limits():
+            calls.watch(factory(limits))
+    calls.watch(aws_clients.sms_voice())
     calls.watch(aws_clients.s3())
     # The media bucket, in moto; AWS End User Messaging, stubbed
     aws.client("s3").create_bucket(Bucket=os.environ["MEDIA_BUCKET"])

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from agentmessage.keys import generate_key
-from agentmessage.model import Mode
+from agentmessage.domain.message import Mode
+from agentmessage.keys.api_keys import generate_key
 from tests.integration.conftest import Aws
 from tests.support.api import answer_of
 from tests.support.events import (

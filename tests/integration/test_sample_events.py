@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from agentmessage.keys import hash_key, is_well_formed
-from agentmessage.model import Mode
+from agentmessage.domain.message import Mode
+from agentmessage.keys.api_keys import hash_key, is_well_formed
 from tests.integration.conftest import Aws
 from tests.support.api import enveloped
 from tests.support.keys import store_key
@@ -22,7 +22,9 @@ def sample(name: str) -> dict[str, Any]:
 
 def seed_sample_message(aws: Aws) -> None:
     seed_message(
-        aws.client("dynamodb"), aws.stack.refs["MessagesTable"], a_message(SAMPLE_ORG, SAMPLE_MESSAGE_ID)
+        aws.client("dynamodb"),
+        aws.stack.refs["MessagesTable"],
+        a_message(org_id=SAMPLE_ORG, message_id=SAMPLE_MESSAGE_ID),
     )
 
 

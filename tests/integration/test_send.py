@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from agentmessage import clock
-from agentmessage.aws_triggers import at_expression
+from agentmessage.domain import clock
+from agentmessage.integration.dispatch_triggers import at_expression
 from tests.integration.conftest import Aws
 from tests.support.api import assert_error, enveloped
 from tests.support.events import authorizer_context, send_event
@@ -284,7 +284,7 @@ def test_a_storage_failure_is_503_with_retry_after_and_no_trace(
 
     # Then the log says which dependency failed and how, without the text
     failure = next(json.loads(line) for line in output.splitlines() if "failed on a dependency" in line)
-    assert (failure["level"], failure["error_code"]) == ("WARNING", "SERVICE_UNAVAILABLE")
+    assert (failure["level"], failure["error"]) == ("WARNING", "Unavailable")
     assert failure["aws_error"] == "ResourceNotFoundException"
     assert "Zebra7731" not in output
 

@@ -11,16 +11,20 @@ from typing import Any
 
 import pytest
 
-from agentmessage import aws_clients, ids
-from agentmessage.carriers.base import OutboundMessage, SendResult
-from agentmessage.dynamo_messages import DynamoMessageRepository
-from agentmessage.messages import SWEEP_GRACE, sweep_due_at
-from agentmessage.model import Message, Status
-from agentmessage.sweeping import LEASE_EXPIRED
-from functions.dispatch import app as dispatch_app
+from agentmessage.api.v1.representation import to_v1
+from agentmessage.carriers.base import OutboundMessage, SendResult, TimeLeft, no_time_limit
+from agentmessage.composition.dispatching import sandbox_carrier
+from agentmessage.domain.accept import SWEEP_GRACE, sweep_due_at
+from agentmessage.domain.message import Message
+from agentmessage.domain.status import Status
+from agentmessage.domain.sweep import LEASE_EXPIRED
+from agentmessage.integration import aws_clients
+from agentmessage.integration.messages_table import DynamoMessageRepository
+from agentmessage.integration.time_budget import PIPELINE
 from tests.integration.conftest import Aws, Invoke
 from tests.support.events import authorizer_context, scheduled_event, send_event, sqs_event
-from tests.support.fakes import START, FakeClock, make_message
+from tests.support.fakes import START, FakeClock
+from tests.support.messages import a_message
 from tests.support.queues import drain as drain_queue
 from tests.support.queues import lose
 
@@ -106,7 +110,7 @@ def test_a_lost_enqueue_is_recovered_once_the_grace_has_passed(
     message = stored(aws, message_id)
     assert message.status is Status.DELIVERED
     assert message.sent_at == START + SWEEP_GRACE + timedelta(seconds=1)
-    assert dispatch_app._sandbox().times_accepted(message_id) == 1
+    assert sandbox_carrier().times_accepted(message_id) == 1
 
 
 @pytest.mark.parametrize("how", ["the schedule was never created", "the schedule never fired"])
@@ -156,7 +160,7 @@ def test_a_slow_first_delivery_and_the_sweepers_copy_send_once(
 
     # When both copies reach the dispatcher, it sends once
     assert dispatch(bodies) == []
-    assert dispatch_app._sandbox().times_accepted(message_id) == 1
+    assert sandbox_carrier().times_accepted(message_id) == 1
 
 
 def test_a_requeued_message_is_postponed_not_requeued_at_the_next_sweep(
@@ -193,11 +197,11 @@ def test_a_queued_message_past_valid_until_is_expired(
 
     assert (report["expired"], report["requeued"]) == (1, 0)
     assert drain(aws) == []
-    data = stored(aws, message_id).to_api()
+    data = to_v1(stored(aws, message_id))
     assert data["status"] == "expired"
     assert data["completed_at"] == "2026-11-22T06:00:40.000Z"
     assert data["cost"]["amount"] == "0.0000"
-    assert dispatch_app._sandbox().times_accepted(message_id) == 0
+    assert sandbox_carrier().times_accepted(message_id) == 0
 
 
 def test_a_send_stuck_past_its_lease_is_failed_and_never_sent_again(
@@ -209,11 +213,11 @@ def test_a_send_stuck_past_its_lease_is_failed_and_never_sent_again(
     fake_clock: FakeClock,
 ) -> None:
     # Given a dispatcher that dies after the carrier took the message, before recording it
-    sandbox = dispatch_app._sandbox()
+    sandbox = sandbox_carrier()
     accept = sandbox.send
 
-    def accept_then_die(message: OutboundMessage) -> SendResult:
-        accept(message)
+    def accept_then_die(message: OutboundMessage, *, time_left: TimeLeft = no_time_limit) -> SendResult:
+        accept(message, time_left=time_left)
         raise TimeoutError("the Lambda timed out")
 
     monkeypatch.setattr(sandbox, "send", accept_then_die)
@@ -235,8 +239,8 @@ def test_a_send_stuck_past_its_lease_is_failed_and_never_sent_again(
     assert (report["failed"], report["requeued"]) == (1, 0)
     message = stored(aws, message_id)
     assert message.status is Status.FAILED
-    assert message.errors == [LEASE_EXPIRED]
-    assert message.to_api()["errors"] == [{"code": "SEND_OUTCOME_UNKNOWN", "detail": LEASE_EXPIRED.detail}]
+    assert message.errors == (LEASE_EXPIRED,)
+    assert to_v1(message)["errors"] == [{"code": "SEND_OUTCOME_UNKNOWN", "detail": LEASE_EXPIRED.detail}]
 
     # It is out of the due index: later sweeps and deliveries never touch it again
     fake_clock.advance(3600)
@@ -267,17 +271,17 @@ def test_the_sweeper_reads_the_due_index_page_by_page_with_a_bound_and_never_sca
     monkeypatch.setenv("SWEEP_PAGE_SIZE", str(page_size))
     monkeypatch.setenv("SWEEP_MAX_PAGES", str(max_pages))
     store = DynamoMessageRepository(aws.client("dynamodb"), aws.stack.refs["MessagesTable"], shards)
-    messages = [make_message(ids.new_message_id(), created_at=START) for _ in range(40)]
+    messages = [a_message(created_at=START) for _ in range(40)]
     for message in messages:
         store.create(message, due_at=sweep_due_at(message))
     # ...and delivered or canceled messages, which are not in the index at all
     for _ in range(20):
-        done = make_message(ids.new_message_id(), created_at=START)
+        done = a_message(created_at=START)
         store.create(done, due_at=sweep_due_at(done))
         store.cancel(ORG, done.id, START)
 
     calls: Counter[str] = Counter()
-    dynamodb = aws_clients.dynamodb()
+    dynamodb = aws_clients.dynamodb(PIPELINE)
 
     def count(event_name: str, **_: Any) -> None:
         calls[event_name.rsplit(".", 1)[-1]] += 1
@@ -312,8 +316,8 @@ def test_the_sweeper_reads_the_due_index_page_by_page_with_a_bound_and_never_sca
 
 def test_a_stuck_send_is_failed_only_once_the_items_own_lease_has_passed(aws: Aws) -> None:
     # Given a message claimed with a lease to 06:05 (the index may lag behind a newer claim)
-    repository = DynamoMessageRepository(aws_clients.dynamodb(), aws.stack.refs["MessagesTable"])
-    message = make_message(ids.new_message_id())
+    repository = DynamoMessageRepository(aws_clients.dynamodb(PIPELINE), aws.stack.refs["MessagesTable"])
+    message = a_message()
     repository.create(message, due_at=START)
     assert repository.claim(ORG, message.id, START, lease_until=START + timedelta(minutes=5)).won
 
@@ -329,7 +333,7 @@ def test_a_stuck_send_is_failed_only_once_the_items_own_lease_has_passed(aws: Aw
         ORG, message.id, now=START + timedelta(minutes=5), errors=[LEASE_EXPIRED], lease_expired=True
     )
     assert late.won
-    assert stored(aws, message.id).errors == [LEASE_EXPIRED]
+    assert stored(aws, message.id).errors == (LEASE_EXPIRED,)
 
 
 def test_a_claim_whose_answer_was_lost_is_recognised_by_its_retry(
@@ -337,11 +341,11 @@ def test_a_claim_whose_answer_was_lost_is_recognised_by_its_retry(
 ) -> None:
     # Given a claim that DynamoDB applied but whose answer was lost: botocore sends it again,
     # with the same token, and the condition (queued) now fails on the claim's own write
-    repository = DynamoMessageRepository(aws_clients.dynamodb(), aws.stack.refs["MessagesTable"])
-    message = make_message(ids.new_message_id())
+    repository = DynamoMessageRepository(aws_clients.dynamodb(PIPELINE), aws.stack.refs["MessagesTable"])
+    message = a_message()
     repository.create(message, due_at=START)
     token = uuid.UUID("00000000-0000-4000-8000-000000000001")
-    monkeypatch.setattr("agentmessage.dynamo_messages.uuid.uuid4", lambda: token)
+    monkeypatch.setattr("agentmessage.integration.messages_table.uuid.uuid4", lambda: token)
     lease = START + timedelta(minutes=5)
     assert repository.claim(ORG, message.id, START, lease_until=lease).won
 
@@ -360,8 +364,8 @@ def test_a_claim_whose_answer_was_lost_is_recognised_by_its_retry(
 
 def test_a_record_whose_answer_was_lost_is_recognised_by_its_retry(aws: Aws) -> None:
     # Given a message recorded as sent, whose answer was lost
-    repository = DynamoMessageRepository(aws_clients.dynamodb(), aws.stack.refs["MessagesTable"])
-    message = make_message(ids.new_message_id())
+    repository = DynamoMessageRepository(aws_clients.dynamodb(PIPELINE), aws.stack.refs["MessagesTable"])
+    message = a_message()
     repository.create(message, due_at=START)
     repository.claim(ORG, message.id, START, lease_until=START + timedelta(minutes=5))
 
@@ -385,8 +389,8 @@ def test_a_record_whose_answer_was_lost_is_recognised_by_its_retry(aws: Aws) -> 
 
 def test_a_release_or_a_failure_whose_answer_was_lost_is_recognised_by_its_retry(aws: Aws) -> None:
     # Given a claimed message released for a retry, whose answer was lost
-    repository = DynamoMessageRepository(aws_clients.dynamodb(), aws.stack.refs["MessagesTable"])
-    message = make_message(ids.new_message_id())
+    repository = DynamoMessageRepository(aws_clients.dynamodb(PIPELINE), aws.stack.refs["MessagesTable"])
+    message = a_message()
     repository.create(message, due_at=START)
     repository.claim(ORG, message.id, START, lease_until=START + timedelta(minutes=5))
     retry_at = START + timedelta(minutes=1)
@@ -412,7 +416,7 @@ def test_an_unreadable_row_is_reported_and_does_not_stop_the_sweep(
     lose("sqs", "SendMessage")
     good = [send(), send()]
     dynamodb, table = aws.client("dynamodb"), aws.stack.refs["MessagesTable"]
-    bad = make_message(ids.new_message_id())
+    bad = a_message()
     DynamoMessageRepository(dynamodb, table).create(bad, due_at=START)
     dynamodb.update_item(
         TableName=table,

@@ -1,7 +1,20 @@
-"""A second Lambda container in the same test process: a fresh, independent import of a handler."""
+"""Lambda containers in the test process: a fresh one (every per-container cache forgotten), or a
+second one beside the first (a fresh, independent import of a handler)."""
 
 import importlib.util
 from types import ModuleType
+
+from agentmessage.composition import dispatching, sending, settings, storage
+from agentmessage.integration import aws_clients
+
+
+def new_container() -> None:
+    """Forget what a container keeps between invocations: settings, clients, the composed objects."""
+    settings.load.cache_clear()
+    aws_clients.clear()
+    storage.clear()
+    sending.clear()
+    dispatching.clear()
 
 
 def fresh_container(module_name: str) -> ModuleType:

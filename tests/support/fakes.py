@@ -1,24 +1,26 @@
 """In-memory stand-ins for the domain's collaborators: storage, triggers, carriers and the clock.
 
 ``InMemoryMessageRepository`` has the semantics of ``DynamoMessageRepository``: every method is
-one atomic step (under one lock) whose condition is the same as the DynamoDB condition
-expression, a lost condition returns the message as it was (``ALL_OLD``), and the sparse due
-index holds exactly the ``queued`` and ``sending`` messages, ordered by ``due_at`` and read page by
-page with a ``Limit`` and a ``LastEvaluatedKey``-style token.
+one atomic step (under one lock) whose condition on the status comes from the same status machine
+(``domain.status.CHANGES``) as the DynamoDB condition expressions, a lost condition returns the
+message as it was (``ALL_OLD``), and the sparse due index holds exactly the ``queued`` and
+``sending`` messages, ordered by ``due_at`` and read page by page with a ``Limit`` and a
+``LastEvaluatedKey``-style token. ``tests/contract`` runs one suite against both.
 """
 
 import threading
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from agentmessage.carriers.base import CarrierError, OutboundMessage, SendResult
-from agentmessage.errors import ServiceUnavailable
-from agentmessage.model import Channel, Cost, Message, MessageError, Mode, Status
-from agentmessage.repository import DueEntry, DuePage, Transition
+from agentmessage.carriers.base import CarrierError, OutboundMessage, SendResult, TimeLeft, no_time_limit
+from agentmessage.domain.errors import Unavailable
+from agentmessage.domain.message import Cost, Message, MessageError
+from agentmessage.domain.ports import DueEntry, DuePage, Transition
+from agentmessage.domain.status import LIVE, Change, Status, allows
 
 START = datetime(2026, 11, 22, 6, 0, 0, tzinfo=UTC)
 
@@ -41,48 +43,12 @@ class FakeClock:
         return self.now
 
 
-def make_message(
-    message_id: str = "0193a6c0-0000-7000-8000-000000000001",
-    *,
-    org_id: str = "org_a",
-    to: str = "+15555550199",
-    created_at: datetime = START,
-    scheduled_at: datetime | None = None,
-    valid_until: datetime | None = None,
-    channel: Channel = Channel.SMS,
-    parts: int = 1,
-    mode: Mode = Mode.TEST,
-    status: Status = Status.QUEUED,
-    attempts: int = 0,
-) -> Message:
-    """A message as ``accept_message`` stores it (GSM-7, ``parts`` parts)."""
-    return Message(
-        id=message_id,
-        org_id=org_id,
-        mode=mode,
-        from_="+15555550100",
-        to=to,
-        text="Your code is 123456",
-        channel=channel,
-        media_urls=["https://example.com/cat.png"] if channel is Channel.MMS else [],
-        scheduled_at=scheduled_at,
-        valid_until=valid_until,
-        encoding="GSM-7",
-        parts=parts,
-        created_at=created_at,
-        status=status,
-        attempts=attempts,
-    )
-
-
 @dataclass
 class _Row:
     message: Message
     due_shard: str | None
     due_at: datetime | None
-
-
-_LIVE = frozenset({Status.QUEUED, Status.SENDING})
+    claim_token: str | None = None
 
 
 class InMemoryMessageRepository:
@@ -94,6 +60,8 @@ class InMemoryMessageRepository:
         self._due_shards = due_shards
         self.calls: list[str] = []  # method names, in call order
         self.before: dict[str, Callable[[], object]] = {}  # hooks run before a method, outside the lock
+        # Writes still to be sent twice, the first answer lost, as botocore resends a timed-out call.
+        self.replays = 0
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -112,27 +80,39 @@ class InMemoryMessageRepository:
         message_id: str,
         condition: Callable[[_Row], bool],
         update: Callable[[_Row], None],
+        already_done: Callable[[_Row], bool] | None = None,
     ) -> Transition:
         with self._lock:
             row = self._rows.get((org_id, message_id))
             if row is None or not condition(row):
                 return Transition(won=False, message=row.message if row else None)
-            update(row)
-            if row.message.status not in _LIVE:
-                row.due_shard = None
-                row.due_at = None
+            self._apply(row, update)
+            if self.replays:
+                # The answer was lost and the same write sent again: it meets the item it changed.
+                self.replays -= 1
+                if condition(row):
+                    self._apply(row, update)
+                elif already_done is None or not already_done(row):
+                    return Transition(won=False, message=row.message)
             return Transition(won=True, message=row.message)
 
     @staticmethod
+    def _apply(row: _Row, update: Callable[[_Row], None]) -> None:
+        update(row)
+        if row.message.status not in LIVE:
+            row.due_shard = None
+            row.due_at = None
+
+    @staticmethod
     def _set(row: _Row, **changes: Any) -> None:
-        row.message = row.message.model_copy(update=changes)
+        row.message = replace(row.message, **changes)
 
     # -- test helpers ----------------------------------------------------------------------------
 
     def put(self, message: Message, due_at: datetime | None = None) -> None:
         """Store a message in any status (no condition), as a test's 'given'."""
         with self._lock:
-            live = message.status in _LIVE
+            live = message.status in LIVE
             self._rows[(message.org_id, message.id)] = _Row(
                 message=message,
                 due_shard=self.due_shard(message.id) if live else None,
@@ -159,7 +139,7 @@ class InMemoryMessageRepository:
         self._enter("create")
         with self._lock:
             if (message.org_id, message.id) in self._rows:
-                raise ServiceUnavailable()  # as DynamoDB's failed attribute_not_exists(id)
+                raise Unavailable()  # as DynamoDB's failed attribute_not_exists(id)
             self._rows[(message.org_id, message.id)] = _Row(message, self.due_shard(message.id), due_at)
 
     def get(self, org_id: str, message_id: str) -> Message | None:
@@ -173,17 +153,18 @@ class InMemoryMessageRepository:
         return self._change(
             org_id,
             message_id,
-            lambda row: row.message.status is Status.QUEUED,
+            lambda row: allows(Change.CANCEL, row.message.status),
             lambda row: self._set(row, status=Status.CANCELED, canceled_at=now, completed_at=now),
         )
 
     def claim(self, org_id: str, message_id: str, now: datetime, lease_until: datetime) -> Transition:
         self._enter("claim")
+        token = object()  # names this claim, as the DynamoDB claim's token does
 
         def condition(row: _Row) -> bool:
             message = row.message
             return (
-                message.status is Status.QUEUED
+                allows(Change.CLAIM, message.status)
                 and (message.valid_until is None or message.valid_until > now)
                 and (message.scheduled_at is None or message.scheduled_at <= now)
             )
@@ -191,8 +172,12 @@ class InMemoryMessageRepository:
         def update(row: _Row) -> None:
             self._set(row, status=Status.SENDING, attempts=row.message.attempts + 1)
             row.due_at = lease_until
+            row.claim_token = str(id(token))
 
-        return self._change(org_id, message_id, condition, update)
+        def claimed_by_this(row: _Row) -> bool:
+            return row.message.status is Status.SENDING and row.claim_token == str(id(token))
+
+        return self._change(org_id, message_id, condition, update, claimed_by_this)
 
     def expire(self, org_id: str, message_id: str, now: datetime) -> Transition:
         self._enter("expire")
@@ -200,7 +185,7 @@ class InMemoryMessageRepository:
             org_id,
             message_id,
             lambda row: (
-                row.message.status is Status.QUEUED
+                allows(Change.EXPIRE, row.message.status)
                 and row.message.valid_until is not None
                 and row.message.valid_until <= now
             ),
@@ -214,7 +199,13 @@ class InMemoryMessageRepository:
             self._set(row, status=Status.QUEUED)
             row.due_at = due_at
 
-        return self._change(org_id, message_id, lambda row: row.message.status is Status.SENDING, update)
+        return self._change(
+            org_id,
+            message_id,
+            lambda row: allows(Change.RELEASE, row.message.status),
+            update,
+            lambda row: row.message.status is Status.QUEUED and row.due_at == due_at,
+        )
 
     def record_sent(
         self,
@@ -237,11 +228,13 @@ class InMemoryMessageRepository:
         }
         if delivered:
             changes["completed_at"] = now
+        change = Change.RECORD_DELIVERED if delivered else Change.RECORD_SENT
         return self._change(
             org_id,
             message_id,
-            lambda row: row.message.status is Status.SENDING,
+            lambda row: allows(change, row.message.status),
             lambda row: self._set(row, **changes),
+            lambda row: row.message.provider_message_id == provider_message_id,
         )
 
     def record_failed(
@@ -256,7 +249,7 @@ class InMemoryMessageRepository:
         self._enter("record_failed")
 
         def condition(row: _Row) -> bool:
-            if row.message.status is not Status.SENDING:
+            if not allows(Change.RECORD_FAILED, row.message.status):
                 return False
             return not lease_expired or (row.due_at is not None and row.due_at <= now)
 
@@ -264,7 +257,8 @@ class InMemoryMessageRepository:
             org_id,
             message_id,
             condition,
-            lambda row: self._set(row, status=Status.FAILED, completed_at=now, errors=list(errors)),
+            lambda row: self._set(row, status=Status.FAILED, completed_at=now, errors=tuple(errors)),
+            lambda row: row.message.status is Status.FAILED and row.message.completed_at == now,
         )
 
     def postpone(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
@@ -273,7 +267,9 @@ class InMemoryMessageRepository:
         def update(row: _Row) -> None:
             row.due_at = due_at
 
-        return self._change(org_id, message_id, lambda row: row.message.status is Status.QUEUED, update)
+        return self._change(
+            org_id, message_id, lambda row: allows(Change.POSTPONE, row.message.status), update
+        )
 
     def due(self, shard: int, now: datetime, limit: int, token: dict[str, Any] | None) -> DuePage:
         self._enter("due")
@@ -313,7 +309,7 @@ class FakeTriggers:
     """The dispatch queue, the scheduler and the schedule remover, in memory.
 
     ``lose``: every enqueue or schedule is accepted and silently lost. ``fail``: every enqueue or
-    schedule raises ``ServiceUnavailable``. ``capacity``: ``enqueue_many`` takes at most this many
+    schedule raises ``Unavailable``. ``capacity``: ``enqueue_many`` takes at most this many
     entries per call (the rest are refused, as SQS reports failed batch entries).
     """
 
@@ -327,7 +323,7 @@ class FakeTriggers:
 
     def _deliver(self, entries: list[tuple[str, str]]) -> None:
         if self.fail:
-            raise ServiceUnavailable()
+            raise Unavailable()
         if not self.lose:
             self.queue.extend(entries)
 
@@ -336,13 +332,13 @@ class FakeTriggers:
 
     def schedule(self, org_id: str, message_id: str, at: datetime) -> None:
         if self.fail:
-            raise ServiceUnavailable()
+            raise Unavailable()
         if not self.lose:
             self.schedules[message_id] = (org_id, at)
 
     def unschedule(self, message_id: str) -> None:
         if self.fail:
-            raise ServiceUnavailable()
+            raise Unavailable()
         self.unscheduled.append(message_id)
         self.schedules.pop(message_id, None)
 
@@ -368,8 +364,10 @@ class ScriptedCarrier:
         self._answers = list(answers) or [SendResult(provider_message_id="provider-1", delivered=True)]
         self._on_send = on_send
         self.sent: list[OutboundMessage] = []
+        self.time_left: list[float] = []  # what each send was told it had left
 
-    def send(self, message: OutboundMessage) -> SendResult:
+    def send(self, message: OutboundMessage, *, time_left: TimeLeft = no_time_limit) -> SendResult:
+        self.time_left.append(time_left())
         self.sent.append(message)
         if self._on_send is not None:
             self._on_send(message)

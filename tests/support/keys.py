@@ -2,10 +2,10 @@
 
 from typing import Any
 
-from agentmessage import clock
-from agentmessage.dynamo_keys import DynamoKeyStore
-from agentmessage.keys import ApiKeyRecord, generate_key, hash_key, new_key_id
-from agentmessage.model import Mode
+from agentmessage.domain import clock
+from agentmessage.domain.message import Mode
+from agentmessage.integration.api_keys_table import DynamoKeyStore
+from agentmessage.keys.api_keys import ApiKeyRecord, generate_key, hash_key, new_key_id
 
 ALL_SCOPES = ("messages:send", "messages:read")
 
@@ -27,7 +27,7 @@ def store_key(
         key_hash=hash_key(key),
         key_id=new_key_id(),
         org_id=org_id,
-        scopes=list(scopes),
+        scopes=tuple(scopes),
         mode=stored_mode or mode,
         created_at=clock.utc_now(),
     )

@@ -3,9 +3,10 @@
 from datetime import datetime, timedelta
 from typing import Any
 
-from agentmessage import clock, ids
-from agentmessage.dynamo_messages import DynamoMessageRepository
-from agentmessage.model import Message, Mode, Status
+from agentmessage.domain import clock, ids
+from agentmessage.domain.message import Channel, Message, Mode
+from agentmessage.domain.status import Status
+from agentmessage.integration.messages_table import DynamoMessageRepository
 
 ORG = "org_a"
 OTHER_ORG = "org_b"
@@ -40,26 +41,40 @@ def iso_in(delta: timedelta) -> str:
 
 
 def a_message(
-    org_id: str = ORG,
-    message_id: str | None = None,
     *,
-    status: Status = Status.QUEUED,
-    scheduled_at: datetime | None = None,
+    message_id: str | None = None,
+    org_id: str = ORG,
+    to: str = RECIPIENT,
     text: str = TEXT,
+    status: Status = Status.QUEUED,
+    created_at: datetime | None = None,
+    scheduled_at: datetime | None = None,
+    valid_until: datetime | None = None,
+    channel: Channel = Channel.SMS,
+    parts: int = 1,
     mode: Mode = Mode.TEST,
+    attempts: int = 0,
+    **fields: Any,
 ) -> Message:
+    """A message as acceptance stores it (GSM-7, ``parts`` parts, created now by the functions'
+    clock), in any status; ``fields`` sets any other field of the message."""
     return Message(
         id=message_id or ids.new_message_id(),
         org_id=org_id,
         mode=mode,
         from_=SENDER,
-        to=RECIPIENT,
+        to=to,
         text=text,
+        channel=channel,
+        media_urls=("https://example.com/cat.png",) if channel is Channel.MMS else (),
         status=status,
         scheduled_at=scheduled_at,
+        valid_until=valid_until,
         encoding="GSM-7",
-        parts=1,
-        created_at=clock.utc_now(),
+        parts=parts,
+        created_at=created_at or clock.utc_now(),
+        attempts=attempts,
+        **fields,
     )
 
 

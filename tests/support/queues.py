@@ -4,7 +4,8 @@ from typing import Any
 
 from botocore.exceptions import EndpointConnectionError
 
-from agentmessage import aws_clients
+from agentmessage.integration import aws_clients
+from tests.support.dynamo_calls import every_call_limits
 
 
 def drain(sqs: Any, queue_url: str) -> list[str]:
@@ -20,12 +21,14 @@ def drain(sqs: Any, queue_url: str) -> list[str]:
 
 
 def lose(service: str, operation: str) -> None:
-    """Make every ``operation`` call of the functions' cached client fail, as if the network dropped it."""
-    client = getattr(aws_clients, service)()
+    """Make every ``operation`` call of the functions' cached clients (whatever their call limits)
+    fail, as if the network dropped it."""
+    for limits in every_call_limits():
+        client = getattr(aws_clients, service)(limits)
 
-    def unreachable(**_: Any) -> None:
-        raise EndpointConnectionError(endpoint_url=client.meta.endpoint_url)
+        def unreachable(endpoint: str = client.meta.endpoint_url, **_: Any) -> None:
+            raise EndpointConnectionError(endpoint_url=endpoint)
 
-    client.meta.events.register(
-        f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}", unreachable
-    )
+        client.meta.events.register(
+            f"before-call.{client.meta.service_model.endpoint_prefix}.{operation}", unreachable
+        )

@@ -1,11 +1,15 @@
 """The one interface every carrier implements, and what a send can answer."""
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-# The live carrier (AWS End User Messaging SendMediaMessage) takes one media file per MMS; the
-# sandbox takes the API's ten. The send refuses more at acceptance, the live carrier again at send.
-LIVE_MEDIA_LIMIT = 1
+TimeLeft = Callable[[], float]  # seconds left in the invocation that sends
+
+
+def no_time_limit() -> float:
+    return math.inf
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +65,12 @@ class PermanentCarrierError(CarrierError):
 
 
 class Carrier(Protocol):
-    """Hands one message to a network. Raises a ``CarrierError`` when it is not accepted."""
+    """Hands one message to a network. Raises a ``CarrierError`` when it is not accepted.
+
+    ``time_left`` tells how long the invocation has left: a carrier whose send could be cut off
+    between the network taking the message and its outcome being recorded does not start it.
+    """
 
     name: str
 
-    def send(self, message: OutboundMessage) -> SendResult: ...
+    def send(self, message: OutboundMessage, *, time_left: TimeLeft = no_time_limit) -> SendResult: ...

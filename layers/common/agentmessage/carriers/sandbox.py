@@ -15,6 +15,8 @@ from agentmessage.carriers.base import (
     PermanentCarrierError,
     RetryableCarrierError,
     SendResult,
+    TimeLeft,
+    no_time_limit,
 )
 
 
@@ -84,7 +86,7 @@ class SandboxCarrier:
         self._lock = threading.Lock()
         self.accepted: list[OutboundMessage] = []
 
-    def send(self, message: OutboundMessage) -> SendResult:
+    def send(self, message: OutboundMessage, *, time_left: TimeLeft = no_time_limit) -> SendResult:
         outcome = outcome_for(message.to)
         error = outcome.error_for(message.attempt)
         if error is not None:

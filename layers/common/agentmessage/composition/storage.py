@@ -1,0 +1,24 @@
+"""Cached factories for the stores every API function reads: made once per container and limits."""
+
+from functools import cache
+
+from agentmessage.integration import aws_clients
+from agentmessage.integration.api_keys_table import DynamoKeyStore
+from agentmessage.integration.messages_table import DynamoMessageRepository
+from agentmessage.integration.time_budget import CallLimits
+
+
+@cache
+def message_repository(table: str, limits: CallLimits, due_shards: int = 4) -> DynamoMessageRepository:
+    return DynamoMessageRepository(aws_clients.dynamodb(limits), table, due_shards)
+
+
+@cache
+def key_store(table: str, limits: CallLimits) -> DynamoKeyStore:
+    return DynamoKeyStore(aws_clients.dynamodb(limits), table)
+
+
+def clear() -> None:
+    """Forget every store (tests: a new container)."""
+    message_repository.cache_clear()
+    key_store.cache_clear()

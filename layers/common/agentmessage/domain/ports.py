@@ -1,0 +1,113 @@
+"""What the use cases need from the outside world, as interfaces: storage and dispatch triggers.
+
+Implementations: ``integration.messages_table`` and ``integration.dispatch_triggers`` on AWS, and
+in tests anything with the same methods (the contract suite holds the in-memory repository to the
+DynamoDB one).
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from agentmessage.domain.message import Message, MessageError
+from agentmessage.domain.status import Status
+
+
+@dataclass(frozen=True, slots=True)
+class Transition:
+    """The outcome of one conditional status change.
+
+    ``won``: the condition held and ``message`` is the message after the change. Otherwise
+    ``message`` is the message as it was (``None`` when there is no such message), read from the
+    failed write itself, so a lost race needs no second read.
+    """
+
+    won: bool
+    message: Message | None
+
+
+@dataclass(frozen=True, slots=True)
+class DueEntry:
+    """One row of the due index: a message the sweeper must look at."""
+
+    org_id: str
+    id: str
+    status: Status
+    due_at: datetime
+    valid_until: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class DuePage:
+    entries: list[DueEntry]
+    next_token: dict[str, Any] | None
+    unreadable: int = 0  # index rows that could not be read as entries (left out, reported)
+
+
+class MessageRepository(Protocol):
+    def create(self, message: Message, due_at: datetime) -> None:
+        """Store a new ``queued`` message (its id must be new), for the sweeper from ``due_at``."""
+
+    def get(self, org_id: str, message_id: str) -> Message | None: ...
+
+    def cancel(self, org_id: str, message_id: str, now: datetime) -> Transition:
+        """queued -> canceled."""
+
+    def claim(self, org_id: str, message_id: str, now: datetime, lease_until: datetime) -> Transition:
+        """queued -> sending, when the message is due and not past ``valid_until``; counts an attempt."""
+
+    def expire(self, org_id: str, message_id: str, now: datetime) -> Transition:
+        """queued -> expired, when ``valid_until`` has passed."""
+
+    def release(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
+        """sending -> queued, after a carrier refused the message with a retryable error."""
+
+    def record_sent(
+        self,
+        org_id: str,
+        message_id: str,
+        *,
+        now: datetime,
+        provider_message_id: str,
+        carrier: str,
+        cost: Decimal,
+        delivered: bool,
+    ) -> Transition:
+        """sending -> sent (or delivered, when the carrier confirmed delivery at once)."""
+
+    def record_failed(
+        self,
+        org_id: str,
+        message_id: str,
+        *,
+        now: datetime,
+        errors: list[MessageError],
+        lease_expired: bool = False,
+    ) -> Transition:
+        """sending -> failed. With ``lease_expired`` (the sweeper), only once the claim's lease has
+        passed on the item itself: the carrier may have the message, so it is never sent again."""
+
+    def postpone(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
+        """queued stays queued, next looked at ``due_at`` (the sweeper after re-enqueueing)."""
+
+    def due(self, shard: int, now: datetime, limit: int, token: dict[str, Any] | None) -> DuePage:
+        """One page of the due index for ``shard``: entries due at or before ``now``."""
+
+
+class SendTriggers(Protocol):
+    def enqueue(self, org_id: str, message_id: str) -> None:
+        """Put ``{org_id, id}`` on the dispatch queue."""
+
+    def schedule(self, org_id: str, message_id: str, at: datetime) -> None:
+        """Create a one-time schedule that puts ``{org_id, id}`` on the dispatch queue at ``at``."""
+
+
+class ScheduleCanceller(Protocol):
+    def unschedule(self, message_id: str) -> None:
+        """Delete the message's schedule; one already gone is fine."""
+
+
+class Requeue(Protocol):
+    def enqueue_many(self, entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """Put up to ten ``(org_id, id)`` on the dispatch queue; returns those the queue took."""
