@@ -2,13 +2,15 @@
 
 from collections.abc import Callable
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from agentmessage.api.idempotency import Idempotent
 from agentmessage.composition.settings import SendSettings
 from agentmessage.integration import aws_clients
 from agentmessage.integration.dispatch_triggers import AwsDispatchTriggers, ScheduleRemover
 from agentmessage.integration.time_budget import CallLimits
+
+if TYPE_CHECKING:
+    from agentmessage.api.idempotency import Idempotent
 
 
 @cache
@@ -30,7 +32,10 @@ def schedule_remover(group: str, limits: CallLimits) -> ScheduleRemover:
 
 
 @cache
-def idempotent(table: str, limits: CallLimits, operation: Callable[..., dict[str, Any]]) -> Idempotent:
+def idempotent(table: str, limits: CallLimits, operation: Callable[..., dict[str, Any]]) -> "Idempotent":
+    # Powertools idempotency: imported by the send function alone, never by cancel.
+    from agentmessage.api.idempotency import Idempotent
+
     return Idempotent(aws_clients.dynamodb(limits), table, operation)
 
 

@@ -21,6 +21,7 @@ _RETRY_AFTER_EXTRA: Final = 5.0
 
 @dataclass(frozen=True)
 class CallLimits:
+    name: str  # two limits with the same numbers are still two paths' limits
     connect: float
     read: float
     attempts: int
@@ -46,20 +47,20 @@ class CallLimits:
 # once; the send's calls are made once each, so its whole sequence stays short: a refused call
 # before the message is stored is a 503 the client retries (with its Idempotency-Key, safely),
 # and one after it is left to the sweeper.
-API_READ: Final = CallLimits(connect=1, read=2, attempts=2)
-API_WRITE: Final = CallLimits(connect=1, read=2, attempts=1)
+API_READ: Final = CallLimits("API_READ", connect=1, read=2, attempts=2)
+API_WRITE: Final = CallLimits("API_WRITE", connect=1, read=2, attempts=1)
 
 # The dispatcher's and the sweeper's DynamoDB and SQS calls: one retry, so a throttled write
 # rarely costs a message a minute.
-PIPELINE: Final = CallLimits(connect=1, read=2, attempts=2)
+PIPELINE: Final = CallLimits("PIPELINE", connect=1, read=2, attempts=2)
 
 # AWS End User Messaging's send: one attempt in all. A timed-out send may have gone out, so
 # botocore must never resend it; the dispatcher decides what to retry.
-CARRIER: Final = CallLimits(connect=2, read=8, attempts=1)
+CARRIER: Final = CallLimits("CARRIER", connect=2, read=8, attempts=1)
 
 # Staging a live MMS's media: its S3 put, once (a failure is retryable: the message is released and
 # the put, idempotent, tried again later), after the fetch, which ends within ``MEDIA_FETCH_SECONDS``.
-MEDIA_PUT: Final = CallLimits(connect=1, read=4, attempts=1)
+MEDIA_PUT: Final = CallLimits("MEDIA_PUT", connect=1, read=4, attempts=1)
 MEDIA_FETCH_TOTAL: Final = 10.0  # no connect, receive or redirect starts after this
 MEDIA_FETCH_READ: Final = 5.0  # one receive that started just before may take this long
 MEDIA_FETCH_SECONDS: Final = MEDIA_FETCH_TOTAL + MEDIA_FETCH_READ
