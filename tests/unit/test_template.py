@@ -308,7 +308,9 @@ def test_the_shared_code_is_one_layer_for_python313_on_arm64(template: dict[str,
     assert props["CompatibleArchitectures"] == ["arm64"]
 
 
-def test_every_function_has_its_own_log_group_with_retention(template: dict[str, Any]) -> None:
+def test_every_function_has_its_own_log_group_with_retention(
+    template: dict[str, Any], api: dict[str, Any]
+) -> None:
     log_groups = resources("AWS::Logs::LogGroup", template)
     by_name = {json.dumps(group["Properties"]["LogGroupName"]): group for group in log_groups.values()}
 
@@ -325,8 +327,64 @@ def test_every_function_has_its_own_log_group_with_retention(template: dict[str,
             assert parameter["Default"] in parameter["AllowedValues"]
         else:
             assert int(retention) > 0
-    # and no log group for anything else
-    assert len(log_groups) == len(names)
+    # and no log group for anything else but the API's access logs
+    access_logs = api["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert access_logs in log_groups
+    assert len(log_groups) == len(names) + 1
+
+
+# -- API access logs --------------------------------------------------------------------------------
+
+CONTEXT_VARIABLE = re.compile(r"\$context\.[A-Za-z_.]+")
+
+# What each access log line must say (issue: requestId, ip, requestTime, method, resource, status,
+# protocol, length, the integration's latency, the authorizer's error and latency, the error).
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "integrationLatency": "$context.integration.latency",
+    "authorizerError": "$context.authorizer.error",
+    "authorizerLatency": "$context.authorizer.latency",
+    "errorMessage": "$context.error.message",
+}
+# Text the client chose: one of these in a line could break its JSON or forge a field.
+CLIENT_TEXT = {"$context.path", "$context.identity.userAgent", "$context.identity.caller"}
+
+
+def test_the_api_writes_its_access_logs_to_a_log_group_of_its_own_with_retention(
+    template: dict[str, Any], api: dict[str, Any]
+) -> None:
+    setting = api["AccessLogSetting"]
+    logical_id, attribute = setting["DestinationArn"]["Fn::GetAtt"]
+
+    assert attribute == "Arn"
+    group = resources("AWS::Logs::LogGroup", template)[logical_id]["Properties"]
+    assert group["RetentionInDays"] == ref("LogRetentionDays")
+    # named for the API and its stage, not after any function
+    assert group["LogGroupName"] == sub("/aws/apigateway/agentmessage-${Stage}/access")
+
+
+def test_each_access_log_line_is_json_with_the_fields_an_operator_needs(api: dict[str, Any]) -> None:
+    log_format = api["AccessLogSetting"]["Format"]
+
+    # Given the line as written, every variable still in place: one JSON object
+    fields = json.loads(log_format)
+
+    # each value exactly one quoted variable, so whatever API Gateway writes there ("-" for none,
+    # a number, a message) the line stays JSON
+    assert all(CONTEXT_VARIABLE.fullmatch(value) for value in fields.values()), fields
+    for stand_in in ("-", "1234", "Unauthorized"):
+        assert json.loads(CONTEXT_VARIABLE.sub(stand_in, log_format)).keys() == fields.keys()
+    # the fields asked for, under these names
+    assert {name: fields.get(name) for name in ACCESS_LOG_FIELDS} == ACCESS_LOG_FIELDS
+    # and nothing the client wrote itself
+    assert not CLIENT_TEXT & set(fields.values())
 
 
 # -- the dispatch queue -----------------------------------------------------------------------------
