@@ -416,6 +416,23 @@ def test_the_dispatch_queue_has_a_dead_letter_queue_and_outlasts_the_dispatcher(
     assert int(queue["VisibilityTimeout"]) >= 6 * dispatcher.timeout
 
 
+def test_the_dispatchers_concurrency_is_capped_by_a_parameter_at_the_event_source(
+    template: dict[str, Any],
+) -> None:
+    [event] = functions(template)[DISPATCH].events.values()
+
+    # The SQS event's MaximumConcurrency: a burst waits on the queue rather than being throttled
+    assert event["Properties"]["ScalingConfig"] == {"MaximumConcurrency": ref("DispatchMaxConcurrency")}
+    # within what SQS accepts (2..1000), by default a handful of batches at once
+    parameter = template["Parameters"]["DispatchMaxConcurrency"]
+    assert parameter["Type"] == "Number"
+    assert (int(parameter["MinValue"]), int(parameter["MaxValue"])) == (2, 1000)
+    assert 2 <= int(parameter["Default"]) <= 50
+    # and not a reserved concurrency, which would throttle the poller's batches instead
+    assert functions(template)[DISPATCH].reserved_concurrency is None
+    assert "ReservedConcurrentExecutions" not in function_props(template, DISPATCH)
+
+
 # -- EventBridge Scheduler: the role the one-time schedules use -------------------------------------
 
 
