@@ -18,7 +18,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
 
 from agentmessage import errors
-from agentmessage_local.template import ROOT, functions, load_template, resources
+from agentmessage_local.template import ROOT, TEMPLATE, functions, load_template, resources
 
 API = "MessagesApi"
 AUTHORIZER = "AuthorizerFunction"
@@ -811,3 +811,37 @@ def test_passing_the_scheduler_role_is_allowed_only_to_eventbridge_scheduler(
                 for statement in statements(template, logical_id)
                 if any(action.startswith("iam:") for action in as_list(statement["Action"]))
             ], logical_id
+
+
+# -- the template checks' findings: each one suppressed says why ------------------------------------
+
+
+def test_every_checkov_skip_names_a_check_and_gives_its_reason(template: dict[str, Any]) -> None:
+    skips = [
+        (logical_id, skip)
+        for logical_id, resource in template["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+
+    assert skips
+    for logical_id, skip in skips:
+        assert set(skip) == {"id", "comment"}, (logical_id, skip)
+        assert re.fullmatch(r"CKV2?_AWS_[0-9]+", skip["id"]), (logical_id, skip)
+        assert len(skip["comment"].split()) >= 8, (logical_id, skip)
+    # one skip per check and resource
+    assert len({(logical_id, skip["id"]) for logical_id, skip in skips}) == len(skips)
+
+
+def test_every_check_cfn_lint_ignores_has_its_reason_on_the_line_before() -> None:
+    lines = TEMPLATE.read_text(encoding="utf-8").splitlines()
+    ignores = [number for number, line in enumerate(lines) if line.strip().startswith("ignore_checks:")]
+
+    assert ignores
+    for number in ignores:
+        checks = re.findall(r"[EWI]S?[0-9]{4}", lines[number])
+        reason = lines[number - 1].strip()
+        assert checks, lines[number]
+        # "# ES6000: why", for each check ignored
+        assert reason.startswith("#"), (number + 1, reason)
+        for check in checks:
+            assert re.search(rf"\b{check}: \S+( \S+){{7}}", reason), (number + 1, check, reason)
