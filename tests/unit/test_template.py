@@ -338,8 +338,8 @@ def test_every_function_has_its_own_log_group_with_retention(
 
 CONTEXT_VARIABLE = re.compile(r"\$context\.[A-Za-z_.]+")
 
-# What each access log line must say (issue: requestId, ip, requestTime, method, resource, status,
-# protocol, length, the integration's latency, the authorizer's error and latency, the error).
+# What an operator needs from each line, under these names: who asked what, the answer, how long the
+# integration and the authorizer took, and what went wrong.
 ACCESS_LOG_FIELDS = {
     "requestId": "$context.requestId",
     "ip": "$context.identity.sourceIp",
@@ -424,7 +424,7 @@ def test_the_dispatchers_concurrency_is_capped_by_a_parameter_at_the_event_sourc
 
     # The SQS event's MaximumConcurrency: a burst waits on the queue rather than being throttled
     assert event["Properties"]["ScalingConfig"] == {"MaximumConcurrency": ref("DispatchMaxConcurrency")}
-    # within what SQS accepts (2..1000), by default a handful of batches at once
+    # within what Lambda accepts (2..1000), by default a handful of batches at once
     parameter = template["Parameters"]["DispatchMaxConcurrency"]
     assert parameter["Type"] == "Number"
     assert (int(parameter["MinValue"]), int(parameter["MaxValue"])) == (2, 1000)
