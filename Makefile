@@ -7,8 +7,9 @@ UV = $(shell test -x $(UV_HOME)/bin/uv && echo $(UV_HOME)/bin/uv || echo $(PYTHO
 RUN = $(UV) run --frozen
 SAM_HOME := $(CURDIR)/.venv-sam
 SAM := $(SAM_HOME)/bin/sam
+CHECKOV_HOME := $(CURDIR)/.venv-checkov
 
-.PHONY: install uv run test test-unit test-integration test-e2e lint format typecheck cfn-lint build deploy bench bench-start openapi clean
+.PHONY: install uv run test test-unit test-integration test-e2e lint format typecheck cfn-lint checkov template-check build deploy bench bench-start openapi clean
 
 uv:  ## uv for $(PYTHON): already there, else pip-installed, else bootstrapped into .venv-uv
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || test -x $(UV_HOME)/bin/uv || \
@@ -26,9 +27,9 @@ install: .venv/.installed
 run: install  ## the whole API on this machine: gateway on :3000, AWS endpoint on :4566 (RUN_ARGS: more flags)
 	$(RUN) agentmessage local $(RUN_ARGS)
 
-test: install  ## every test tier, then lint, types and the template check
+test: install  ## every test tier, then lint, types and the template checks
 	$(RUN) pytest
-	$(MAKE) --no-print-directory lint typecheck cfn-lint
+	$(MAKE) --no-print-directory lint typecheck template-check
 
 test-unit: install
 	$(RUN) pytest tests/unit
@@ -50,8 +51,20 @@ format: install
 typecheck: install
 	$(RUN) mypy layers/common functions local tests bench
 
+template-check: cfn-lint checkov  ## the template: cfn-lint with the serverless rules, then checkov
+
 cfn-lint: install
-	$(RUN) cfn-lint infra/template.yaml
+	$(RUN) cfn-lint infra/template.yaml --append-rules cfn_lint_serverless.rules
+
+# checkov runs from an environment of its own, locked as pyproject.toml's `checkov` group. Any
+# finding fails the build unless the template skips it with its reason (Metadata.checkov).
+$(CHECKOV_HOME)/.installed: pyproject.toml uv.lock | uv
+	UV_PROJECT_ENVIRONMENT=$(CHECKOV_HOME) $(UV) sync --quiet --frozen --only-group checkov
+	@touch $@
+
+checkov: $(CHECKOV_HOME)/.installed
+	$(CHECKOV_HOME)/bin/checkov --file infra/template.yaml --framework cloudformation \
+	  --quiet --compact --skip-download
 
 $(SAM):
 	$(UV) venv --quiet $(SAM_HOME)
@@ -77,4 +90,4 @@ openapi: install
 	$(RUN) agentmessage openapi > docs/openapi.json
 
 clean:
-	rm -rf .venv .venv-sam .venv-uv .aws-sam .pytest_cache .mypy_cache .ruff_cache
+	rm -rf .venv .venv-sam .venv-uv .venv-checkov .aws-sam .pytest_cache .mypy_cache .ruff_cache

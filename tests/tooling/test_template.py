@@ -1,6 +1,7 @@
 """``infra/template.yaml`` pinned down: the REST API and its authorizer, the routes, the gateway
-responses, the tables, Globals, log groups, the dispatch queue, the scheduler role, the sweep's
-schedule, and least privilege (each function granted exactly its own actions on its own resources).
+responses, the tables, Globals, log groups and the API's access logs, the dispatch queue and the
+dispatcher's concurrency, the scheduler role, the sweep's schedule, the alarms, and least
+privilege (each function granted exactly its own actions on its own resources).
 
 The dynamic half of least privilege (the actions each function really calls) is in
 ``tests/integration/test_least_privilege.py``.
@@ -17,7 +18,7 @@ import pytest
 from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
 
 from agentmessage.api.v1.errors import ERRORS
-from agentmessage_local.template import ROOT, functions, load_template, resources
+from agentmessage_local.template import ROOT, TEMPLATE, functions, load_template, resources
 
 API = "MessagesApi"
 AUTHORIZER = "AuthorizerFunction"
@@ -301,7 +302,9 @@ def test_the_shared_code_is_one_layer_for_python313_on_arm64(template: dict[str,
     assert props["CompatibleArchitectures"] == ["arm64"]
 
 
-def test_every_function_has_its_own_log_group_with_retention(template: dict[str, Any]) -> None:
+def test_every_function_has_its_own_log_group_with_retention(
+    template: dict[str, Any], api: dict[str, Any]
+) -> None:
     log_groups = resources("AWS::Logs::LogGroup", template)
     by_name = {json.dumps(group["Properties"]["LogGroupName"]): group for group in log_groups.values()}
 
@@ -318,8 +321,64 @@ def test_every_function_has_its_own_log_group_with_retention(template: dict[str,
             assert parameter["Default"] in parameter["AllowedValues"]
         else:
             assert int(retention) > 0
-    # and no log group for anything else
-    assert len(log_groups) == len(names)
+    # and no log group for anything else but the API's access logs
+    access_logs = api["AccessLogSetting"]["DestinationArn"]["Fn::GetAtt"][0]
+    assert access_logs in log_groups
+    assert len(log_groups) == len(names) + 1
+
+
+# -- API access logs --------------------------------------------------------------------------------
+
+CONTEXT_VARIABLE = re.compile(r"\$context\.[A-Za-z_.]+")
+
+# What an operator needs from each line, under these names: who asked what, the answer, how long the
+# integration and the authorizer took, and what went wrong.
+ACCESS_LOG_FIELDS = {
+    "requestId": "$context.requestId",
+    "ip": "$context.identity.sourceIp",
+    "requestTime": "$context.requestTime",
+    "httpMethod": "$context.httpMethod",
+    "resourcePath": "$context.resourcePath",
+    "status": "$context.status",
+    "protocol": "$context.protocol",
+    "responseLength": "$context.responseLength",
+    "integrationLatency": "$context.integration.latency",
+    "authorizerError": "$context.authorizer.error",
+    "authorizerLatency": "$context.authorizer.latency",
+    "errorMessage": "$context.error.message",
+}
+# Text the client chose: one of these in a line could break its JSON or forge a field.
+CLIENT_TEXT = {"$context.path", "$context.identity.userAgent", "$context.identity.caller"}
+
+
+def test_the_api_writes_its_access_logs_to_a_log_group_of_its_own_with_retention(
+    template: dict[str, Any], api: dict[str, Any]
+) -> None:
+    setting = api["AccessLogSetting"]
+    logical_id, attribute = setting["DestinationArn"]["Fn::GetAtt"]
+
+    assert attribute == "Arn"
+    group = resources("AWS::Logs::LogGroup", template)[logical_id]["Properties"]
+    assert group["RetentionInDays"] == ref("LogRetentionDays")
+    # named for the API and its stage, not after any function
+    assert group["LogGroupName"] == sub("/aws/apigateway/agentmessage-${Stage}/access")
+
+
+def test_each_access_log_line_is_json_with_the_fields_an_operator_needs(api: dict[str, Any]) -> None:
+    log_format = api["AccessLogSetting"]["Format"]
+
+    # Given the line as written, every variable still in place: one JSON object
+    fields = json.loads(log_format)
+
+    # each value exactly one quoted variable, so whatever API Gateway writes there ("-" for none,
+    # a number, a message) the line stays JSON
+    assert all(CONTEXT_VARIABLE.fullmatch(value) for value in fields.values()), fields
+    for stand_in in ("-", "1234", "Unauthorized"):
+        assert json.loads(CONTEXT_VARIABLE.sub(stand_in, log_format)).keys() == fields.keys()
+    # the fields asked for, under these names
+    assert {name: fields.get(name) for name in ACCESS_LOG_FIELDS} == ACCESS_LOG_FIELDS
+    # and nothing the client wrote itself
+    assert not CLIENT_TEXT & set(fields.values())
 
 
 # -- the dispatch queue -----------------------------------------------------------------------------
@@ -349,6 +408,23 @@ def test_the_dispatch_queue_has_a_dead_letter_queue_and_outlasts_the_dispatcher(
     assert int(dead_letter["MessageRetentionPeriod"]) > int(queue["MessageRetentionPeriod"])
     # And the visibility timeout is at least six times the dispatcher's timeout (AWS's guidance)
     assert int(queue["VisibilityTimeout"]) >= 6 * dispatcher.timeout
+
+
+def test_the_dispatchers_concurrency_is_capped_by_a_parameter_at_the_event_source(
+    template: dict[str, Any],
+) -> None:
+    [event] = functions(template)[DISPATCH].events.values()
+
+    # The SQS event's MaximumConcurrency: a burst waits on the queue rather than being throttled
+    assert event["Properties"]["ScalingConfig"] == {"MaximumConcurrency": ref("DispatchMaxConcurrency")}
+    # within what Lambda accepts (2..1000), by default a handful of batches at once
+    parameter = template["Parameters"]["DispatchMaxConcurrency"]
+    assert parameter["Type"] == "Number"
+    assert (int(parameter["MinValue"]), int(parameter["MaxValue"])) == (2, 1000)
+    assert 2 <= int(parameter["Default"]) <= 50
+    # and not a reserved concurrency, which would throttle the poller's batches instead
+    assert functions(template)[DISPATCH].reserved_concurrency is None
+    assert "ReservedConcurrentExecutions" not in function_props(template, DISPATCH)
 
 
 # -- EventBridge Scheduler: the role the one-time schedules use -------------------------------------
@@ -408,6 +484,171 @@ def test_the_sweep_runs_every_minute(template: dict[str, Any]) -> None:
 
     assert event["Type"] == "ScheduleV2"
     assert event["Properties"]["ScheduleExpression"] == "rate(1 minute)"
+
+
+# -- alarms -----------------------------------------------------------------------------------------
+
+# A send is promised no later than two minutes after its time (DESIGN, guarantee 3).
+PROMISE_SECONDS = 120
+
+
+def alarms(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Every alarm's properties, by logical id."""
+    return {
+        logical_id: alarm["Properties"]
+        for logical_id, alarm in resources("AWS::CloudWatch::Alarm", template).items()
+    }
+
+
+def the_alarm(template: dict[str, Any], namespace: str, metric: str, **dimensions: Any) -> dict[str, Any]:
+    """The one alarm on this metric with exactly these dimensions."""
+    found = [
+        props
+        for props in alarms(template).values()
+        if (props["Namespace"], props["MetricName"]) == (namespace, metric)
+        and {dimension["Name"]: dimension["Value"] for dimension in props["Dimensions"]} == dimensions
+    ]
+    assert len(found) == 1, f"{len(found)} alarms on {namespace} {metric} {dimensions}"
+    return found[0]
+
+
+def threshold_parameter(template: dict[str, Any], alarm: dict[str, Any], name: str) -> dict[str, Any]:
+    """The parameter the alarm's threshold is, asserted to be ``name``."""
+    assert alarm["Threshold"] == ref(name)
+    parameter: dict[str, Any] = template["Parameters"][name]
+    assert parameter["Type"] == "Number"
+    return parameter
+
+
+def dead_letter_queues() -> list[str]:
+    """The queues no function reads: what reaches one stays there until a person acts."""
+    read = {
+        event["Properties"]["Queue"]["Fn::GetAtt"][0]
+        for spec in functions().values()
+        for event in spec.events.values()
+        if event["Type"] == "SQS"
+    }
+    return sorted(set(resources("AWS::SQS::Queue")) - read)
+
+
+def test_every_alarm_notifies_the_alarm_topic_and_takes_no_data_as_healthy(template: dict[str, Any]) -> None:
+    topics = resources("AWS::SNS::Topic", template)
+    assert list(topics) == ["AlarmTopic"]
+
+    assert alarms(template)
+    for logical_id, alarm in alarms(template).items():
+        # Into ALARM and back to OK, both told to the topic
+        assert alarm["AlarmActions"] == [ref("AlarmTopic")], logical_id
+        assert alarm["OKActions"] == [ref("AlarmTopic")], logical_id
+        # An idle stack publishes no data points: that is no alarm
+        assert alarm["TreatMissingData"] == "notBreaching", logical_id
+        assert alarm["ComparisonOperator"] == "GreaterThanThreshold", logical_id
+        assert int(alarm["Period"]) % 60 == 0, logical_id
+        assert int(alarm["EvaluationPeriods"]) >= 1, logical_id
+        assert alarm["AlarmDescription"], logical_id
+        # a threshold is a literal or a parameter that cannot go below zero
+        if isinstance(alarm["Threshold"], dict):
+            parameter = template["Parameters"][alarm["Threshold"]["Ref"]]
+            assert parameter["Type"] == "Number", logical_id
+            assert float(parameter["MinValue"]) >= 0, logical_id
+            assert float(parameter["Default"]) >= float(parameter["MinValue"]), logical_id
+
+
+def test_the_alarm_email_is_subscribed_only_when_one_is_given(template: dict[str, Any]) -> None:
+    [subscription] = resources("AWS::SNS::Subscription", template).values()
+    parameter = template["Parameters"]["AlarmEmail"]
+
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert template["Conditions"]["HasAlarmEmail"] == {"Fn::Not": [{"Fn::Equals": [ref("AlarmEmail"), ""]}]}
+    assert subscription["Properties"] == {
+        "TopicArn": ref("AlarmTopic"),
+        "Protocol": "email",
+        "Endpoint": ref("AlarmEmail"),
+    }
+    # None by default; CloudFormation refuses a value that is not an address
+    assert parameter["Default"] == ""
+    pattern = re.compile(parameter["AllowedPattern"])
+    assert pattern.fullmatch("")
+    assert pattern.fullmatch("ops@example.com")
+    assert not pattern.fullmatch("ops at example.com")
+
+
+@pytest.mark.parametrize("logical_id", sorted(resources("AWS::Serverless::Function")))
+def test_every_function_has_an_errors_and_a_throttles_alarm(
+    template: dict[str, Any], logical_id: str
+) -> None:
+    errors_alarm = the_alarm(template, "AWS/Lambda", "Errors", FunctionName=ref(logical_id))
+    throttles_alarm = the_alarm(template, "AWS/Lambda", "Throttles", FunctionName=ref(logical_id))
+
+    # Errors (an uncaught exception, a timeout) beyond a parameter, by default any, in a minute
+    assert (errors_alarm["Statistic"], int(errors_alarm["Period"])) == ("Sum", 60)
+    parameter = threshold_parameter(template, errors_alarm, "FunctionErrorsAlarmThreshold")
+    assert int(parameter["Default"]) == 0
+    # Any throttle: nothing here is meant to be throttled (no reserved concurrency anywhere)
+    assert (throttles_alarm["Statistic"], int(throttles_alarm["Period"])) == ("Sum", 60)
+    assert int(throttles_alarm["Threshold"]) == 0
+
+
+def test_the_dead_letter_queues_are_the_ones_the_template_sends_dead_letters_to(
+    template: dict[str, Any],
+) -> None:
+    queues = resources("AWS::SQS::Queue", template)
+    redrive_targets = {
+        queue["Properties"]["RedrivePolicy"]["deadLetterTargetArn"]["Fn::GetAtt"][0]
+        for queue in queues.values()
+        if "RedrivePolicy" in queue["Properties"]
+    }
+    schedules_target = functions(template)[SEND].environment["SCHEDULE_DLQ_ARN"]["Fn::GetAtt"][0]
+
+    assert dead_letter_queues() == sorted(redrive_targets | {schedules_target})
+    assert dead_letter_queues() == ["DispatchDeadLetterQueue", "ScheduleDeadLetterQueue"]
+
+
+@pytest.mark.parametrize("logical_id", dead_letter_queues())
+def test_every_dead_letter_queue_alarms_on_its_first_message(
+    template: dict[str, Any], logical_id: str
+) -> None:
+    alarm = the_alarm(
+        template, "AWS/SQS", "ApproximateNumberOfMessagesVisible", QueueName=get_att(logical_id, "QueueName")
+    )
+
+    assert alarm["Statistic"] == "Maximum"
+    assert int(alarm["Threshold"]) == 0
+
+
+def test_a_message_waiting_on_the_dispatch_queue_alarms_before_the_promise_is_broken(
+    template: dict[str, Any],
+) -> None:
+    alarm = the_alarm(
+        template, "AWS/SQS", "ApproximateAgeOfOldestMessage", QueueName=get_att("DispatchQueue", "QueueName")
+    )
+
+    # The oldest message's age, against a parameter
+    assert alarm["Statistic"] == "Maximum"
+    parameter = threshold_parameter(template, alarm, "DispatchQueueAgeAlarmSeconds")
+    # by default the alarm has fired by the time the oldest message is two minutes old
+    waited = int(parameter["Default"]) + int(alarm["Period"]) * int(alarm["EvaluationPeriods"])
+    assert waited <= PROMISE_SECONDS
+
+
+def test_the_apis_5xx_rate_alarms_on_the_rest_api_and_its_stage(
+    template: dict[str, Any], api: dict[str, Any]
+) -> None:
+    # API Gateway's metrics name the REST API by its name, and the stage
+    alarm = the_alarm(template, "AWS/ApiGateway", "5XXError", ApiName=api["Name"], Stage=api["StageName"])
+
+    # 5XXError is 0 or 1 per request: its average over the period is the 5xx rate
+    assert alarm["Statistic"] == "Average"
+    parameter = threshold_parameter(template, alarm, "Api5xxAlarmRate")
+    assert (float(parameter["MinValue"]), float(parameter["MaxValue"])) == (0, 1)
+    assert 0 < float(parameter["Default"]) < 1
+
+
+def test_there_is_no_alarm_beyond_these(template: dict[str, Any]) -> None:
+    # two per function, one per dead-letter queue, the dispatch queue's age and the API's 5xx rate
+    expected = 2 * len(resources("AWS::Serverless::Function", template)) + len(dead_letter_queues()) + 2
+
+    assert len(alarms(template)) == expected
 
 
 # -- least privilege, statically --------------------------------------------------------------------
@@ -563,3 +804,37 @@ def test_passing_the_scheduler_role_is_allowed_only_to_eventbridge_scheduler(
                 for statement in statements(template, logical_id)
                 if any(action.startswith("iam:") for action in as_list(statement["Action"]))
             ], logical_id
+
+
+# -- the template checks' findings: each one suppressed says why ------------------------------------
+
+
+def test_every_checkov_skip_names_a_check_and_gives_its_reason(template: dict[str, Any]) -> None:
+    skips = [
+        (logical_id, skip)
+        for logical_id, resource in template["Resources"].items()
+        for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", [])
+    ]
+
+    assert skips
+    for logical_id, skip in skips:
+        assert set(skip) == {"id", "comment"}, (logical_id, skip)
+        assert re.fullmatch(r"CKV2?_AWS_[0-9]+", skip["id"]), (logical_id, skip)
+        assert len(skip["comment"].split()) >= 8, (logical_id, skip)
+    # one skip per check and resource
+    assert len({(logical_id, skip["id"]) for logical_id, skip in skips}) == len(skips)
+
+
+def test_every_check_cfn_lint_ignores_has_its_reason_on_the_line_before() -> None:
+    lines = TEMPLATE.read_text(encoding="utf-8").splitlines()
+    ignores = [number for number, line in enumerate(lines) if line.strip().startswith("ignore_checks:")]
+
+    assert ignores
+    for number in ignores:
+        checks = re.findall(r"[EWI]S?[0-9]{4}", lines[number])
+        reason = lines[number - 1].strip()
+        assert checks, lines[number]
+        # "# ES6000: why", for each check ignored
+        assert reason.startswith("#"), (number + 1, reason)
+        for check in checks:
+            assert re.search(rf"\b{check}: \S+( \S+){{7}}", reason), (number + 1, check, reason)
