@@ -21,7 +21,7 @@ import boto3
 from agentmessage.domain.clock import to_iso
 from agentmessage.domain.ids import new_message_id
 from agentmessage.domain.message import Message, Mode
-from agentmessage.integration.messages_table import to_item
+from agentmessage.integration.message_items import to_item
 from agentmessage.keys.api_keys import generate_key, hash_key
 from agentmessage_local.resources import REGION, create_stack
 from agentmessage_local.template import functions

@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from agentmessage.composition.settings import AuthorizerSettings, load
 from agentmessage.composition.storage import key_store
 from agentmessage.integration.time_budget import API_READ
-from agentmessage.keys.resolve import resolve_key
+from agentmessage.keys.resolve import authorization_header, resolve_key
 from agentmessage.observability import logger
 
 load(AuthorizerSettings)  # at init: a bad environment fails the cold start, not every request
@@ -31,8 +31,8 @@ class Unauthorized(Exception):
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     request = APIGatewayAuthorizerRequestEvent(event)
     store = key_store(load(AuthorizerSettings).api_keys_table, API_READ)
-    headers = request.headers if event.get("headers") else {}  # case-insensitive, as HTTP is
-    record = resolve_key(headers.get("Authorization"), store)
+    authorization = authorization_header(event.get("headers"), event.get("multiValueHeaders"))
+    record = resolve_key(authorization, store)
     if record is None:
         logger.info("key rejected")
         raise Unauthorized()

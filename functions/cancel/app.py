@@ -17,7 +17,7 @@ from agentmessage.composition.storage import message_repository
 from agentmessage.domain import clock
 from agentmessage.domain.caller import Scope
 from agentmessage.domain.cancel import cancel_message
-from agentmessage.integration.time_budget import API_READ, API_WRITE
+from agentmessage.integration.time_budget import API_ONCE, API_READ
 from agentmessage.observability import logger, metrics
 
 load(CancelSettings)  # at init: a bad environment fails the cold start, not every request
@@ -32,7 +32,7 @@ def cancel(message_id: str) -> Response[str]:
         sender,
         message_id,
         repository=message_repository(settings.messages_table, API_READ),
-        schedules=schedule_remover(settings.schedule_group, API_WRITE),
+        schedules=schedule_remover(settings.schedule_group, API_ONCE),
         now=clock.utc_now(),
     )
     return ok(app, HTTPStatus.OK, to_v1(message))

@@ -20,23 +20,26 @@ from agentmessage.composition.storage import message_repository
 from agentmessage.domain import clock
 from agentmessage.domain.accept import accept_message
 from agentmessage.domain.caller import Caller, Scope
-from agentmessage.integration.time_budget import API_WRITE
+from agentmessage.integration.time_budget import API_ONCE
 from agentmessage.observability import logger, metrics
 
 load(SendSettings)  # at init: a bad environment fails the cold start, not every request
 app = build_resolver(RENDERER)
 
 
-def accept(payload: dict[str, Any], sender: Caller, **_: Any) -> dict[str, Any]:
-    """Accept the body's message; its v1 representation."""
+def accept(payload: dict[str, Any], sender: Caller, key: str | None = None, **_: Any) -> dict[str, Any]:
+    """Accept the body's message (once per ``key``); its v1 representation."""
     settings = load(SendSettings)
     now = clock.utc_now()
     use_case = partial(
         accept_message,
         caller=sender,
-        repository=message_repository(settings.messages_table, API_WRITE, settings.due_shards),
-        triggers=send_triggers(settings, API_WRITE),
+        repository=message_repository(
+            settings.messages_table, API_ONCE, settings.due_shards, settings.idempotency_table
+        ),
+        triggers=send_triggers(settings, API_ONCE),
         now=now,
+        request_key=key,
     )
     return dict(accept_body(payload, sender, now=now, accept=use_case))
 
@@ -50,9 +53,13 @@ def send_message() -> Response[str]:
         return ok(app, HTTPStatus.ACCEPTED, accept(payload, sender))
     # The stored answer is returned before validation, so a retry of an accepted request is
     # answered the same even once its scheduled_at has come closer than the 60 s minimum.
-    once = idempotent(load(SendSettings).idempotency_table, API_WRITE, accept)
+    once = idempotent(load(SendSettings).idempotency_table, API_ONCE, accept)
     once.register(app.lambda_context)
-    return ok(app, HTTPStatus.ACCEPTED, once.run(sender.org_id, key, payload, payload=payload, sender=sender))
+    return ok(
+        app,
+        HTTPStatus.ACCEPTED,
+        once.run(sender.org_id, key, payload, payload=payload, sender=sender),
+    )
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST, clear_state=True)

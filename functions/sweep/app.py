@@ -11,7 +11,7 @@ from agentmessage.composition.settings import SweepSettings, load
 from agentmessage.composition.storage import message_repository
 from agentmessage.domain import clock
 from agentmessage.domain.sweep import sweep
-from agentmessage.integration.time_budget import PIPELINE
+from agentmessage.integration.time_budget import PIPELINE, SWEEP_STEP_RESERVE
 from agentmessage.observability import logger, metrics
 
 load(SweepSettings)  # at init: a bad environment fails the cold start, not every run
@@ -28,5 +28,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
         shards=settings.due_shards,
         page_size=settings.page_size,
         max_pages=settings.max_pages,
+        time_left=lambda: context.get_remaining_time_in_millis() / 1000,
+        step_reserve=SWEEP_STEP_RESERVE,
     )
     return asdict(report)

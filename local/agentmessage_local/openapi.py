@@ -92,7 +92,7 @@ SEND_ERRORS: tuple[Raised, ...] = (
     errors.ScopeMissing,
     api_errors.IdempotencyInProgress,
     errors.ValidationFailed,
-    api_errors.IdempotencyKeyReused,
+    errors.RequestKeyReused,
     *_COMMON,
 )
 GET_ERRORS: tuple[Raised, ...] = (errors.ScopeMissing, errors.MessageNotFound, *_COMMON)

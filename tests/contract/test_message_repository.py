@@ -20,7 +20,8 @@ from moto import mock_aws
 from agentmessage.domain.message import Channel, Cost, Message, MessageError, Mode, Priority
 from agentmessage.domain.ports import MessageRepository, Transition
 from agentmessage.domain.status import CHANGES, LIVE, Change, Status
-from agentmessage.integration.messages_table import DynamoMessageRepository, to_item
+from agentmessage.integration.message_items import to_item
+from agentmessage.integration.messages_table import DynamoMessageRepository
 from agentmessage_local.template import table_definitions
 from tests.support.fakes import START, InMemoryMessageRepository
 from tests.support.messages import ORG, a_message

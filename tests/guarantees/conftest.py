@@ -32,7 +32,8 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.server import ThreadedMotoServer
 
 from agentmessage.domain.message import Message
-from agentmessage.integration.messages_table import DynamoMessageRepository, from_item
+from agentmessage.integration.message_items import from_item
+from agentmessage.integration.messages_table import DynamoMessageRepository
 from agentmessage.observability import metrics
 from agentmessage_local.resources import REGION, Stack, create_stack
 from agentmessage_local.template import functions

@@ -25,7 +25,8 @@ from agentmessage.domain.errors import MessageNotCancelable
 from agentmessage.domain.message import Message, Mode
 from agentmessage.domain.ports import MessageRepository, Transition
 from agentmessage.domain.status import Status
-from agentmessage.integration.messages_table import DynamoMessageRepository, from_item
+from agentmessage.integration.message_items import from_item
+from agentmessage.integration.messages_table import DynamoMessageRepository
 from tests.guarantees.conftest import World
 from tests.support.messages import a_message
 

@@ -53,7 +53,8 @@ from agentmessage.domain.errors import MessageNotCancelable, Unavailable
 from agentmessage.domain.message import Message, Mode
 from agentmessage.domain.status import TERMINAL, TRANSITIONS, Status
 from agentmessage.domain.sweep import sweep
-from agentmessage.integration.messages_table import DynamoMessageRepository, from_item
+from agentmessage.integration.message_items import from_item
+from agentmessage.integration.messages_table import DynamoMessageRepository
 from agentmessage_local.template import table_definitions
 from tests.guarantees.conftest import World
 from tests.support.fakes import START, FakeClock
@@ -153,6 +154,9 @@ class Transport:
     def enqueue_many(self, entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
         self.queue.extend(Delivery(message_id, "sweep") for _, message_id in entries)
         return list(entries)
+
+    def backlog(self) -> int:
+        return len(self.queue)
 
 
 class Pipeline(RuleBasedStateMachine):

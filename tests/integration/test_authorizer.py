@@ -199,3 +199,23 @@ def test_an_event_without_headers_is_refused_without_any_lookup(
     # Then it is "Unauthorized", not a KeyError, and nothing was read
     assert message == "Unauthorized"
     assert calls.operations == []
+
+
+@pytest.mark.parametrize("second", ["lower", "repeated"])
+def test_a_request_with_two_authorization_values_is_refused_without_a_lookup(
+    aws: Aws, invoke: Any, second: str
+) -> None:
+    # Given a stored key, presented beside a second Authorization value
+    key, _ = store_key(aws.client("dynamodb"), keys_table(aws), org_id="org_a")
+    event = authorizer_event(f"Bearer {key}")
+    other = f"Bearer {generate_key(Mode.TEST)}"
+    if second == "lower":
+        event["headers"]["authorization"] = other
+        event["multiValueHeaders"]["authorization"] = [other]
+    else:
+        event["multiValueHeaders"]["Authorization"].append(other)
+
+    # When the authorizer runs, it refuses: it may not pick one key of two
+    with dynamodb_calls() as calls:
+        assert rejected(invoke, None, event) == "Unauthorized"
+    assert calls.operations == []

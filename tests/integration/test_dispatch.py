@@ -132,8 +132,8 @@ def test_an_immediate_message_is_delivered_through_the_sandbox(
         # 306 septets would fill two parts exactly, but the € may not straddle them: three
         ("a" * 152 + "€" + "a" * 152, "GSM-7", 3, "0.0237"),
         ("a" * 66 + "😀" + "a" * 66, "UCS-2", 3, "0.0237"),  # 134 units; the pair is not split
-        ("a" * 1600, "GSM-7", 11, "0.0869"),
-        ("😀" * 800, "UCS-2", 25, "0.1975"),  # 1600 UTF-16 units, 33 pairs a part (never split)
+        ("a" * 1530, "GSM-7", 10, "0.0790"),  # the live carrier's most: ten parts
+        ("😀" * 315, "UCS-2", 10, "0.0790"),  # 630 UTF-16 units, 33 pairs a part (never split)
     ],
 )
 def test_the_cost_is_parts_times_the_sms_price(

@@ -5,6 +5,7 @@ condition returns the old item, so no second read), a send without Idempotency-K
 and a malformed id costs nothing.
 """
 
+import json
 from typing import Any
 
 import pytest
@@ -111,7 +112,7 @@ def test_canceling_an_unknown_message_is_one_update(aws: Aws, invoke: Any) -> No
     assert_one_conditional_cancel(calls, message_id)
 
 
-def test_a_send_without_idempotency_key_is_one_put_item(aws: Aws, invoke: Any) -> None:
+def test_a_send_without_idempotency_key_is_one_put_item_then_its_enqueue_noted(aws: Aws, invoke: Any) -> None:
     # Given a valid send without Idempotency-Key
     event = send_event(send_body(), authorizer=authorizer_context())
 
@@ -119,10 +120,35 @@ def test_a_send_without_idempotency_key_is_one_put_item(aws: Aws, invoke: Any) -
     with dynamodb_calls() as calls:
         status = call(invoke, "SendMessageFunction", event)
 
-    # Then one conditional PutItem stored it
+    # Then one conditional PutItem stored it, and once the enqueue succeeded, one conditional
+    # UpdateItem noted it (so the sweeper leaves it waiting on the queue)
     assert status == 202
-    assert calls.operations == ["PutItem"]
+    assert calls.operations == ["PutItem", "UpdateItem"]
     assert calls.calls[0].params["ConditionExpression"] == "attribute_not_exists(id)"
+    noted = calls.calls[1].params
+    assert noted["ConditionExpression"] == "#status = :from_queued"
+    assert noted["UpdateExpression"] == "SET due_at = :due, enqueued_at = :enqueued"
+
+
+def test_a_send_with_an_idempotency_key_stores_the_message_and_the_keys_record_together(
+    aws: Aws, invoke: Any
+) -> None:
+    # Given a valid send with an Idempotency-Key
+    event = send_event(send_body(), authorizer=authorizer_context(), headers={"Idempotency-Key": "order-9"})
+
+    # When it is sent
+    with dynamodb_calls() as calls:
+        status = call(invoke, "SendMessageFunction", event)
+
+    # Then Powertools' record, one transaction of the key's record and the message, the enqueue's
+    # note, Powertools' record completed: and the key itself is stored nowhere
+    assert status == 202
+    assert calls.operations == ["PutItem", "TransactWriteItems", "UpdateItem", "UpdateItem"]
+    (record, message) = calls.calls[1].params["TransactItems"]
+    assert record["Put"]["TableName"] == aws.stack.refs["IdempotencyTable"]
+    assert message["Put"]["TableName"] == aws.stack.refs["MessagesTable"]
+    assert all(put["Put"]["ConditionExpression"] == "attribute_not_exists(id)" for put in (record, message))
+    assert "order-9" not in json.dumps([call.params for call in calls.calls])
 
 
 def test_a_refused_send_makes_no_call(aws: Aws, invoke: Any) -> None:

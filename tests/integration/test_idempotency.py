@@ -173,3 +173,111 @@ def test_the_longest_allowed_key_is_accepted(aws: Aws, invoke: Any) -> None:
 
     # Then the send is accepted
     assert answer.status == 202
+
+
+# -- one message per key, whatever became of the first attempt -----------------------------------------
+
+
+class Killed(BaseException):
+    """The runtime ending an invocation mid-way (a timeout, an out-of-memory kill): no handler runs."""
+
+
+def send_in(invoke: Any, key: str, *, remaining_ms: int = 60_000) -> dict[str, Any]:
+    """The raw proxy answer of one send under ``key``, in an invocation with ``remaining_ms`` left."""
+    context = FakeLambdaContext()
+    context.remaining_ms = remaining_ms
+    event = send_event(send_body(), authorizer=authorizer_context(), headers={"Idempotency-Key": key})
+    handler = fresh_container("functions.send.app").lambda_handler
+    answer: dict[str, Any] = handler(event, context)
+    return answer
+
+
+def test_a_first_attempt_killed_after_storing_its_message_leaves_the_retry_that_message(
+    aws: Aws, invoke: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a first attempt killed right after its message was stored (before its enqueue), whose
+    # invocation deadline has passed, so Powertools' record, still in progress, has expired
+    def killed(self: AwsDispatchTriggers, org_id: str, message_id: str) -> None:
+        raise Killed
+
+    monkeypatch.setattr(AwsDispatchTriggers, "enqueue", killed)
+    with pytest.raises(Killed):
+        send_in(invoke, "order-60", remaining_ms=1)
+    (stored,) = stored_messages(aws)
+    monkeypatch.undo()
+
+    # When the client retries with the same key (the first run may now run again)
+    retry = answer_of(send_in(invoke, "order-60"))
+
+    # Then it answers the message the first attempt stored, and stores no other; its enqueue is done now
+    assert retry.status == 202
+    assert retry.data["id"] == stored["id"]["S"]
+    assert len(stored_messages(aws)) == 1
+    assert queued_dispatches(aws) == [{"org_id": ORG, "id": stored["id"]["S"]}]
+
+
+def test_a_first_attempt_that_answered_503_though_its_message_was_stored_leaves_the_retry_that_message(
+    aws: Aws, invoke: Any
+) -> None:
+    # Given the storing transaction applied, but its answer lost (a read timeout): the send is a 503
+    from botocore.exceptions import ReadTimeoutError
+
+    from agentmessage.integration import aws_clients
+    from agentmessage.integration.time_budget import API_ONCE
+
+    lost = {"count": 0}
+
+    def lose_the_answer(**_: Any) -> None:
+        if lost["count"] == 0:
+            lost["count"] += 1
+            raise ReadTimeoutError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    client = aws_clients.dynamodb(API_ONCE)
+    client.meta.events.register("after-call.dynamodb.TransactWriteItems", lose_the_answer)
+    first = answer_of(send_in(invoke, "order-61"))
+    assert_error(first, 503, "SERVICE_UNAVAILABLE")
+    (stored,) = stored_messages(aws)
+
+    # When the client retries with the same key
+    retry = answer_of(send_in(invoke, "order-61"))
+
+    # Then it answers the stored message; there is one message, and it is on its way
+    assert retry.status == 202
+    assert retry.data["id"] == stored["id"]["S"]
+    assert len(stored_messages(aws)) == 1
+    assert queued_dispatches(aws) == [{"org_id": ORG, "id": stored["id"]["S"]}]
+
+
+def test_a_record_that_could_not_be_completed_still_answers_202(
+    aws: Aws, invoke: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given Powertools' record, completed after the message is stored and enqueued, throttled
+    from botocore.exceptions import ClientError
+
+    from agentmessage.integration import aws_clients
+    from agentmessage.integration.time_budget import API_ONCE
+
+    idempotency_table = aws.stack.refs["IdempotencyTable"]
+
+    def throttle_the_completion(params: dict[str, Any], **_: Any) -> None:
+        if params.get("TableName") == idempotency_table:
+            raise ClientError(
+                {"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "UpdateItem"
+            )
+
+    aws_clients.dynamodb(API_ONCE).meta.events.register(
+        "provide-client-params.dynamodb.UpdateItem", throttle_the_completion
+    )
+
+    # When a message is sent under a key, in an invocation whose record expires at once
+    first = answer_of(send_in(invoke, "order-62", remaining_ms=1))
+
+    # Then the message, stored and enqueued, is answered 202 all the same
+    assert first.status == 202
+    aws_clients.dynamodb(API_ONCE).meta.events.unregister(
+        "provide-client-params.dynamodb.UpdateItem", throttle_the_completion
+    )
+    # And the retry (its record never completed) answers the same message, storing no other
+    retry = answer_of(send_in(invoke, "order-62"))
+    assert (retry.status, retry.data["id"]) == (202, first.data["id"])
+    assert len(stored_messages(aws)) == 1

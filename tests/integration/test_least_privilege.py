@@ -34,6 +34,7 @@ from agentmessage.domain.status import Status
 from agentmessage.integration import aws_clients
 from agentmessage.integration.dispatch_triggers import AwsDispatchTriggers
 from agentmessage.integration.messages_table import DynamoMessageRepository
+from agentmessage.integration.time_budget import SEQUENCES
 from agentmessage.keys.api_keys import generate_key
 from agentmessage.observability import metrics
 from agentmessage_local.resources import Stack
@@ -133,10 +134,25 @@ def resource_of(service: str, operation: str, params: Mapping[str, Any]) -> str:
     raise AssertionError(f"{service}.{operation}: this test does not know what it acts on; teach it")
 
 
+# A transaction is authorized item by item, by each item's own action on its own table.
+TRANSACT_ACTIONS = {
+    "Put": "PutItem",
+    "Update": "UpdateItem",
+    "Delete": "DeleteItem",
+    "ConditionCheck": "ConditionCheckItem",
+}
+
+
 def requests_for(service: str, operation: str, params: Mapping[str, Any]) -> list[Request]:
     prefix = IAM_PREFIX.get(service)
     assert prefix is not None, f"{service}.{operation}: a client this test does not know"
     call = f"{service}.{operation}"
+    if call == "dynamodb.TransactWriteItems":
+        return [
+            Request(f"dynamodb:{TRANSACT_ACTIONS[kind]}", resource_of(service, kind, item), call)
+            for entry in params["TransactItems"]
+            for kind, item in entry.items()
+        ]
     action = BATCH_ACTIONS.get(f"{prefix}:{operation}", f"{prefix}:{operation}")
     requests = [Request(action, resource_of(service, operation, params), call)]
     if call == "scheduler.CreateSchedule" and "RoleArn" in params.get("Target", {}):
@@ -167,6 +183,7 @@ class AwsCalls:
 
     def __init__(self) -> None:
         self.by_function: defaultdict[str, list[Request]] = defaultdict(list)
+        self.per_invocation: defaultdict[str, list[list[str]]] = defaultdict(list)  # calls, in order
         self._function: str | None = None
 
     def watch(self, client: Any) -> None:
@@ -184,10 +201,12 @@ class AwsCalls:
         requests = requests_for(model.service_model.service_name, model.name, context[_PARAMS])
         if self._function is not None:
             self.by_function[self._function].extend(requests)
+            self.per_invocation[self._function][-1].append(model.name)
 
     @contextmanager
     def running(self, function: str) -> Iterator[None]:
         outer, self._function = self._function, function
+        self.per_invocation[function].append([])
         try:
             yield
         finally:
@@ -585,3 +604,13 @@ def test_every_grant_of_a_function_is_used_by_one_of_its_paths(world: World, fun
     grants = policy_grants(function, world.aws.stack)
     unused = [str(grant) for grant in grants if not any(grant.allows(request) for request in requests)]
     assert unused == [], f"infra/template.yaml grants {function} what none of its paths needs: {unused}"
+
+
+@pytest.mark.parametrize("function", sorted(SEQUENCES))
+def test_no_invocation_makes_more_calls_than_its_time_budget_counts(world: World, function: str) -> None:
+    # Given the API function run through its paths
+    EXERCISES[function](world)
+
+    # Then none of its invocations made more AWS calls, in sequence, than its budget adds up
+    longest = max(world.calls.per_invocation[function], key=len)
+    assert len(longest) <= len(SEQUENCES[function]), f"{function}: {longest}"

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from agentmessage.api.json_body import MAX_DEPTH
 from agentmessage.domain import clock
 from agentmessage.integration.dispatch_triggers import at_expression
 from tests.integration.conftest import Aws
@@ -319,3 +320,19 @@ def test_a_test_mms_takes_up_to_ten_media_urls(aws: Aws, invoke: Any) -> None:
 
     assert answer.status == 202
     assert answer.data["media_urls"] == media
+
+
+@pytest.mark.parametrize("key", [None, "order-deep"], ids=["without-key", "with-key"])
+def test_json_nested_deeper_than_the_limit_is_400_with_or_without_a_key(
+    aws: Aws, invoke: Any, key: str | None
+) -> None:
+    # Given a body nested deeper than the documented limit (under Python's own recursion limit,
+    # so the JSON itself reads)
+    deep = '{"text": ' + "[" * 900 + "]" * 900 + "}"
+    headers = {"Idempotency-Key": key} if key else {}
+    event = send_event(raw_body=deep, authorizer=authorizer_context(), headers=headers)
+
+    # When it is sent, it is refused as a bad body, in the envelope, before anything walks it
+    answer = enveloped(invoke(SEND)(event), event)
+    assert_error(answer, 400, "BAD_REQUEST")
+    assert answer.error["message"] == f"request body is nested deeper than {MAX_DEPTH} levels"

@@ -144,6 +144,41 @@ def test_a_lost_schedule_is_recovered_once_the_grace_after_its_time_has_passed(
     assert message.sent_at - scheduled <= timedelta(minutes=2)
 
 
+def test_a_message_known_to_be_on_the_queue_waits_there_while_the_queue_has_a_backlog(
+    aws: Aws,
+    send: Callable[..., str],
+    sweep: Callable[[], dict[str, Any]],
+    dispatch: Callable[[list[str]], list[str]],
+    fake_clock: FakeClock,
+) -> None:
+    # Given a message enqueued (and noted so), still waiting on the queue past its grace
+    message_id = send()
+    fake_clock.advance(61)
+
+    # When the sweeper runs, it is left waiting rather than enqueued a second time
+    report = sweep()
+    assert (report["requeued"], report["waiting"]) == (0, 1)
+    bodies = drain(aws)
+    assert ids_in(bodies) == [message_id]
+
+    # And its one copy is sent once
+    assert dispatch(bodies) == []
+    assert sandbox_carrier().times_accepted(message_id) == 1
+
+
+def test_a_known_enqueue_whose_copy_left_the_queue_unsent_is_offered_again(
+    aws: Aws, send: Callable[..., str], sweep: Callable[[], dict[str, Any]], fake_clock: FakeClock
+) -> None:
+    # Given a message enqueued, whose copy left the queue without being sent (received and lost)
+    message_id = send()
+    assert ids_in(drain(aws)) == [message_id]
+    fake_clock.advance(61)
+
+    # When the sweeper runs, the queue holds no backlog it could be in: it is enqueued again
+    assert sweep()["requeued"] == 1
+    assert ids_in(drain(aws)) == [message_id]
+
+
 def test_a_slow_first_delivery_and_the_sweepers_copy_send_once(
     aws: Aws,
     send: Callable[..., str],
@@ -151,11 +186,13 @@ def test_a_slow_first_delivery_and_the_sweepers_copy_send_once(
     dispatch: Callable[[list[str]], list[str]],
     fake_clock: FakeClock,
 ) -> None:
-    # Given a message whose first delivery is late: the sweeper enqueues a second copy
+    # Given a message whose first copy is late (received, not yet handled): the sweeper, seeing no
+    # backlog on the queue, enqueues a second copy
     message_id = send()
+    first = drain(aws)
     fake_clock.advance(61)
     assert sweep()["requeued"] == 1
-    bodies = drain(aws)
+    bodies = first + drain(aws)
     assert ids_in(bodies) == [message_id, message_id]
 
     # When both copies reach the dispatcher, it sends once
@@ -174,10 +211,14 @@ def test_a_requeued_message_is_postponed_not_requeued_at_the_next_sweep(
     # A sweep a few seconds later does not enqueue it again
     fake_clock.advance(5)
     assert sweep()["requeued"] == 0
-    # A minute on, still queued (that copy was lost as well), it is enqueued again
+    # A minute on, its copy still on the queue, it is left to wait there
+    fake_clock.advance(60)
+    assert sweep()["requeued"] == 0
+    assert ids_in(drain(aws)) == [message_id]
+    # Once that copy is gone unsent (lost as well), it is enqueued again
     fake_clock.advance(60)
     assert sweep()["requeued"] == 1
-    assert ids_in(drain(aws)) == [message_id, message_id]
+    assert ids_in(drain(aws)) == [message_id]
 
 
 # -- expiry and leases -------------------------------------------------------------------------------
@@ -247,10 +288,12 @@ def test_a_send_stuck_past_its_lease_is_failed_and_never_sent_again(
     assert sweep() == {
         "pages": 4,
         "requeued": 0,
+        "waiting": 0,
         "expired": 0,
         "failed": 0,
         "errors": 0,
         "truncated_shards": [],
+        "out_of_time": False,
     }
     assert dispatch(bodies) == []
     assert sandbox.times_accepted(message_id) == 1

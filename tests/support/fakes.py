@@ -17,7 +17,8 @@ from decimal import Decimal
 from typing import Any
 
 from agentmessage.carriers.base import CarrierError, OutboundMessage, SendResult, TimeLeft, no_time_limit
-from agentmessage.domain.errors import Unavailable
+from agentmessage.domain.commands import Once
+from agentmessage.domain.errors import RequestKeyReused, Unavailable
 from agentmessage.domain.message import Cost, Message, MessageError
 from agentmessage.domain.ports import DueEntry, DuePage, Transition
 from agentmessage.domain.status import LIVE, Change, Status, allows
@@ -49,6 +50,14 @@ class _Row:
     due_shard: str | None
     due_at: datetime | None
     claim_token: str | None = None
+    enqueued_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class _OnceRecord:
+    org_id: str
+    fingerprint: str
+    message: Message
 
 
 class InMemoryMessageRepository:
@@ -62,6 +71,7 @@ class InMemoryMessageRepository:
         self.before: dict[str, Callable[[], object]] = {}  # hooks run before a method, outside the lock
         # Writes still to be sent twice, the first answer lost, as botocore resends a timed-out call.
         self.replays = 0
+        self._once: dict[str, _OnceRecord] = {}  # request keys' records, by digest
 
     # -- helpers -------------------------------------------------------------------------------
 
@@ -135,12 +145,31 @@ class InMemoryMessageRepository:
 
     # -- MessageRepository -----------------------------------------------------------------------
 
-    def create(self, message: Message, due_at: datetime) -> None:
+    def create(self, message: Message, due_at: datetime, once: Once | None = None) -> Message:
         self._enter("create")
         with self._lock:
-            if (message.org_id, message.id) in self._rows:
-                raise Unavailable()  # as DynamoDB's failed attribute_not_exists(id)
-            self._rows[(message.org_id, message.id)] = _Row(message, self.due_shard(message.id), due_at)
+            if once is not None:
+                earlier = self._once.get(once.digest)
+                if earlier is not None:
+                    return self._answer_for(earlier, once)
+                self._once[once.digest] = _OnceRecord(message.org_id, once.fingerprint, message)
+            if (message.org_id, message.id) not in self._rows:  # else: this very create, resent
+                self._rows[(message.org_id, message.id)] = _Row(message, self.due_shard(message.id), due_at)
+            return message
+
+    @staticmethod
+    def _answer_for(record: _OnceRecord, once: Once) -> Message:
+        if record.fingerprint != once.fingerprint:
+            raise RequestKeyReused()
+        return record.message
+
+    def created_once(self, org_id: str, once: Once) -> Message | None:
+        self._enter("created_once")
+        with self._lock:
+            record = self._once.get(once.digest)
+            if record is None or record.org_id != org_id:
+                return None
+            return self._answer_for(record, once)
 
     def get(self, org_id: str, message_id: str) -> Message | None:
         self._enter("get")
@@ -261,11 +290,15 @@ class InMemoryMessageRepository:
             lambda row: row.message.status is Status.FAILED and row.message.completed_at == now,
         )
 
-    def postpone(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
+    def postpone(
+        self, org_id: str, message_id: str, due_at: datetime, enqueued_at: datetime | None = None
+    ) -> Transition:
         self._enter("postpone")
 
         def update(row: _Row) -> None:
             row.due_at = due_at
+            if enqueued_at is not None:
+                row.enqueued_at = enqueued_at
 
         return self._change(
             org_id, message_id, lambda row: allows(Change.POSTPONE, row.message.status), update
@@ -293,6 +326,7 @@ class InMemoryMessageRepository:
                     status=row.message.status,
                     due_at=due_at,
                     valid_until=row.message.valid_until,
+                    enqueued_at=row.enqueued_at,
                 )
                 for due_at, org_id, message_id, row in page
             ]
@@ -316,6 +350,7 @@ class FakeTriggers:
     lose: bool = False
     fail: bool = False
     capacity: int | None = None
+    waiting: int = 0  # what backlog() answers: messages on the queue not yet received
     queue: list[tuple[str, str]] = field(default_factory=list)
     schedules: dict[str, tuple[str, datetime]] = field(default_factory=dict)
     unscheduled: list[str] = field(default_factory=list)
@@ -341,6 +376,11 @@ class FakeTriggers:
             raise Unavailable()
         self.unscheduled.append(message_id)
         self.schedules.pop(message_id, None)
+
+    def backlog(self) -> int:
+        if self.fail:
+            raise Unavailable()
+        return self.waiting
 
     def enqueue_many(self, entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
         assert len(entries) <= 10, "SendMessageBatch takes at most ten entries"

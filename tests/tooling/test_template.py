@@ -668,12 +668,16 @@ MEDIA_OBJECTS = sub("${MediaBucket.Arn}/*")
 EXPECTED_GRANTS: dict[str, list[tuple[str, Any]]] = {
     AUTHORIZER: [("dynamodb:GetItem", API_KEYS)],
     SEND: [
+        # The message (alone, or in a transaction with its key's record); its enqueue noted
         ("dynamodb:PutItem", MESSAGES),
+        ("dynamodb:UpdateItem", MESSAGES),
         # Powertools idempotency: PutItem (in progress; an existing record comes back with the
-        # failed condition, ALL_OLD, so no GetItem), UpdateItem (completed), DeleteItem (failed)
+        # failed condition, ALL_OLD), UpdateItem (completed), DeleteItem (failed); the key's own
+        # record: PutItem (in the transaction), GetItem (read back when the answer lacks it)
         ("dynamodb:PutItem", IDEMPOTENCY),
         ("dynamodb:UpdateItem", IDEMPOTENCY),
         ("dynamodb:DeleteItem", IDEMPOTENCY),
+        ("dynamodb:GetItem", IDEMPOTENCY),
         ("sqs:SendMessage", QUEUE),
         ("scheduler:CreateSchedule", SCHEDULES),
         ("iam:PassRole", SCHEDULER_ROLE),
@@ -691,6 +695,7 @@ EXPECTED_GRANTS: dict[str, list[tuple[str, Any]]] = {
         ("dynamodb:Query", DUE_INDEX),
         ("dynamodb:UpdateItem", MESSAGES),
         ("sqs:SendMessage", QUEUE),
+        ("sqs:GetQueueAttributes", QUEUE),  # the backlog a message known to be queued may be in
     ],
 }
 

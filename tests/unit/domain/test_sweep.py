@@ -1,14 +1,15 @@
 """sweep: every branch, against the in-memory repository and queue."""
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
 from agentmessage.domain.accept import SWEEP_GRACE, sweep_due_at
+from agentmessage.domain.errors import Unavailable
 from agentmessage.domain.message import Message
 from agentmessage.domain.status import Status
-from agentmessage.domain.sweep import LEASE_EXPIRED, REQUEUE_INTERVAL, SweepReport, sweep
+from agentmessage.domain.sweep import LEASE_EXPIRED, MAX_QUEUE_WAIT, REQUEUE_INTERVAL, SweepReport, sweep
 from agentmessage.observability import metrics
 from tests.support.fakes import START, FakeClock, FakeTriggers, InMemoryMessageRepository
 from tests.support.messages import a_message
@@ -400,3 +401,146 @@ def test_a_mixed_page_does_each_thing_once(
         Status.FAILED,
         Status.QUEUED,
     ]
+
+
+# -- a backlog does not grow duplicates of itself ----------------------------------------------------
+
+
+def enqueued(repository: InMemoryMessageRepository, number: int, at: datetime = START) -> Message:
+    """A message accepted, whose enqueue is known to have succeeded at ``at``."""
+    message = accepted(repository, a_message(message_id=message_id(number)))
+    repository.postpone(ORG, message.id, sweep_due_at(message), enqueued_at=at)
+    return message
+
+
+def test_a_message_known_to_be_on_the_queue_waits_while_the_queue_has_a_backlog(
+    repository: InMemoryMessageRepository, queue: FakeTriggers, clock: FakeClock
+) -> None:
+    # Given two messages known to be on the queue, a backlog of 1000 behind the dispatcher
+    enqueued(repository, 1)
+    enqueued(repository, 2)
+    queue.waiting = 1000
+    clock.advance(61)
+    reads: list[int] = []
+    backlog = queue.backlog
+
+    def counted() -> int:
+        reads.append(1)
+        return backlog()
+
+    queue.backlog = counted  # type: ignore[method-assign]
+
+    # When the sweeper runs, neither is enqueued again: each is looked at again a minute later
+    report = run(repository, queue, clock)
+    assert (report.requeued, report.waiting) == (0, 2)
+    assert queue.batches == []
+    assert repository.due_at(ORG, message_id(1)) == clock.now + REQUEUE_INTERVAL
+    # And the backlog was read once for the whole sweep
+    assert len(reads) == 1
+
+
+def test_a_message_known_to_be_queued_is_offered_again_once_the_queue_has_no_backlog(
+    repository: InMemoryMessageRepository, queue: FakeTriggers, clock: FakeClock
+) -> None:
+    # Given a message known to have been enqueued, and a queue with nothing waiting on it
+    enqueued(repository, 1)
+    clock.advance(61)
+
+    # Then it is not there: it is offered again (the claim keeps a second copy from sending twice)
+    assert run(repository, queue, clock).requeued == 1
+    assert queue.queue == [(ORG, message_id(1))]
+
+
+def test_a_message_that_waited_on_the_queue_too_long_is_offered_again_despite_a_backlog(
+    repository: InMemoryMessageRepository, queue: FakeTriggers, clock: FakeClock
+) -> None:
+    enqueued(repository, 1)
+    queue.waiting = 1000
+    clock.set(START + MAX_QUEUE_WAIT)
+    assert run(repository, queue, clock).requeued == 1
+
+
+def test_a_backlog_that_cannot_be_read_offers_the_message_again(
+    repository: InMemoryMessageRepository, queue: FakeTriggers, clock: FakeClock
+) -> None:
+    enqueued(repository, 1)
+    clock.advance(61)
+
+    def backlog_unavailable() -> int:
+        raise Unavailable()
+
+    queue.backlog = backlog_unavailable  # type: ignore[method-assign]
+    report = run(repository, queue, clock)
+    assert (report.requeued, report.errors) == (1, 1)
+
+
+def test_the_sweepers_own_requeue_is_known_to_be_on_the_queue(
+    repository: InMemoryMessageRepository, queue: FakeTriggers, clock: FakeClock
+) -> None:
+    # Given a message whose enqueue was lost, re-enqueued by a sweep
+    accepted(repository, a_message(message_id=message_id(1)))
+    clock.advance(61)
+    assert run(repository, queue, clock).requeued == 1
+
+    # When, a minute on, that copy still waits behind a backlog, it is not enqueued a third time
+    queue.waiting = 50
+    clock.advance(60)
+    report = run(repository, queue, clock)
+    assert (report.requeued, report.waiting) == (0, 1)
+
+
+# -- stopping in time --------------------------------------------------------------------------------
+
+
+def test_with_less_time_left_than_a_step_needs_the_sweep_stops_before_it(
+    repository: InMemoryMessageRepository, queue: FakeTriggers, clock: FakeClock
+) -> None:
+    accepted(repository, a_message(message_id=message_id(1)))
+    clock.advance(61)
+
+    report = sweep(
+        repository=repository,
+        requeue=queue,
+        now=clock.now,
+        shards=SHARDS,
+        page_size=100,
+        max_pages=10,
+        time_left=lambda: 12.0,
+        step_reserve=13.0,
+    )
+
+    assert report.out_of_time
+    assert (report.pages, report.requeued) == (0, 0)
+    assert repository.calls == ["create"]
+    assert metric_values("SweepOutOfTime") == [1.0]
+
+
+def test_a_sweep_that_runs_out_of_time_midway_keeps_what_it_did_and_leaves_the_rest_due(
+    repository: InMemoryMessageRepository, queue: FakeTriggers, clock: FakeClock
+) -> None:
+    # Given 30 messages whose enqueues were lost, and time for three steps
+    for number in range(1, 31):
+        accepted(repository, a_message(message_id=message_id(number)))
+    clock.advance(61)
+    steps = iter([100.0, 100.0, 100.0])
+
+    def time_left() -> float:
+        return next(steps, 0.0)
+
+    report = sweep(
+        repository=repository,
+        requeue=queue,
+        now=clock.now,
+        shards=SHARDS,
+        page_size=100,
+        max_pages=10,
+        time_left=time_left,
+        step_reserve=13.0,
+    )
+
+    # Then it stopped cleanly, what it enqueued is enqueued, and the rest is still due
+    assert report.out_of_time
+    assert report.requeued == len(queue.queue) <= 20
+    later = clock.now + timedelta(seconds=1)
+    still_due = sum(len(repository.due(shard, later, 100, None).entries) for shard in range(SHARDS))
+    assert still_due >= 30 - report.requeued

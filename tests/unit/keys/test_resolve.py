@@ -7,7 +7,7 @@ import pytest
 
 from agentmessage.domain.message import Mode
 from agentmessage.keys.api_keys import ApiKeyRecord, generate_key, hash_key
-from agentmessage.keys.resolve import resolve_key
+from agentmessage.keys.resolve import authorization_header, resolve_key
 
 CREATED = datetime(2026, 11, 1, tzinfo=UTC)
 
@@ -122,3 +122,30 @@ def test_only_the_hash_reaches_the_store(store: FakeKeyStore) -> None:
     [seen] = store.lookups
     assert seen == hash_key(key)
     assert key[8:] not in seen
+
+
+# -- the one Authorization value ---------------------------------------------------------------------
+
+
+def test_the_authorization_value_is_read_in_any_case_of_the_name() -> None:
+    assert authorization_header({"authorization": "Bearer k"}, {"authorization": ["Bearer k"]}) == "Bearer k"
+    assert authorization_header({"AUTHORIZATION": "Bearer k"}, None) == "Bearer k"
+
+
+@pytest.mark.parametrize(
+    "multi",
+    [
+        {"Authorization": ["Bearer a", "Bearer b"]},  # one header, repeated
+        {"Authorization": ["Bearer a"], "authorization": ["Bearer b"]},  # two spellings
+        {"Authorization": ["Bearer a"], "authorization": ["Bearer a"]},  # even the same key twice
+    ],
+    ids=["repeated", "two-spellings", "same-twice"],
+)
+def test_more_than_one_authorization_value_is_none(multi: dict[str, list[str]]) -> None:
+    single = {name: values[-1] for name, values in multi.items()}
+    assert authorization_header(single, multi) is None
+
+
+def test_no_authorization_value_is_none() -> None:
+    assert authorization_header({"Host": "x"}, {"Host": ["x"]}) is None
+    assert authorization_header(None, None) is None

@@ -28,12 +28,6 @@ class IdempotencyInProgress(AgentMessageError):
     message = "a request with this Idempotency-Key is still being processed"
 
 
-class IdempotencyKeyReused(AgentMessageError):
-    """The same Idempotency-Key came with a different request body."""
-
-    message = "this Idempotency-Key was used with a different request body"
-
-
 class RateLimited(AgentMessageError):
     """Throttled by the API stage (answered by API Gateway itself; listed for the error tables)."""
 

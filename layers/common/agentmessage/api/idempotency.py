@@ -5,6 +5,7 @@ request answers the first response again and creates nothing; with another reque
 ``IDEMPOTENCY_KEY_REUSED``; while the first is still running it is ``IDEMPOTENCY_IN_PROGRESS``.
 """
 
+import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -16,8 +17,9 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
 )
 from aws_lambda_powertools.utilities.idempotency.persistence.dynamodb import DynamoDBPersistenceLayer
 
-from agentmessage.api.errors import IdempotencyInProgress, IdempotencyKeyReused
-from agentmessage.domain.errors import Unavailable, ValidationFailed
+from agentmessage.api.errors import IdempotencyInProgress
+from agentmessage.domain.errors import AgentMessageError, RequestKeyReused, Unavailable, ValidationFailed
+from agentmessage.observability import logger
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -54,8 +56,15 @@ class Idempotent:
             expires_after_seconds=RETENTION_SECONDS,
         )
         persistence = DynamoDBPersistenceLayer(table_name=table, boto3_client=client)
+        self._finished = threading.local()  # the operation's answer, once it has one
+
+        def answering(**kwargs: Any) -> dict[str, Any]:
+            answer = operation(**kwargs)
+            self._finished.answer = answer
+            return answer
+
         self._operation: Operation = idempotent_function(
-            operation,
+            answering,
             data_keyword_argument="idempotency",
             persistence_store=persistence,
             config=self._config,
@@ -66,14 +75,38 @@ class Idempotent:
         self._config.register_lambda_context(context)
 
     def run(self, org_id: str, key: str, fingerprint: dict[str, Any], **kwargs: Any) -> dict[str, Any]:
-        """Run the operation with ``kwargs``, unless this org already ran it under ``key``."""
+        """Run the operation with ``kwargs``, unless this org already ran it under ``key``.
+
+        Once the operation has answered, its answer stands: a record that could not be completed
+        afterwards (the table throttling, say) costs the next retry a second run, which the
+        operation's own request key answers the same (it stores no second message)."""
+        self._finished.answer = None
         try:
             return self._operation(
-                idempotency={"org_id": org_id, "key": key, "request": fingerprint}, **kwargs
+                idempotency={"org_id": org_id, "key": key, "request": fingerprint}, key=key, **kwargs
             )
         except IdempotencyValidationError as exc:
-            raise IdempotencyKeyReused() from exc
+            raise RequestKeyReused() from exc
         except IdempotencyAlreadyInProgressError as exc:
             raise IdempotencyInProgress() from exc
         except IdempotencyPersistenceLayerError as exc:
+            answer: dict[str, Any] | None = self._finished.answer
+            if answer is not None:
+                logger.warning("idempotency record not completed; the answer stands")
+                return answer
+            refusal = _operation_error(exc)
+            if refusal is not None:  # the operation refused, and its record could not be removed
+                raise refusal from exc
             raise Unavailable() from exc
+
+
+def _operation_error(exc: BaseException) -> AgentMessageError | None:
+    """The operation's own error behind a persistence failure (the record's removal after it)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, AgentMessageError):
+            return current
+        current = current.__cause__ or current.__context__
+    return None

@@ -9,8 +9,10 @@ from agentmessage.integration.time_budget import CallLimits
 
 
 @cache
-def message_repository(table: str, limits: CallLimits, due_shards: int = 4) -> DynamoMessageRepository:
-    return DynamoMessageRepository(aws_clients.dynamodb(limits), table, due_shards)
+def message_repository(
+    table: str, limits: CallLimits, due_shards: int = 4, once_table: str | None = None
+) -> DynamoMessageRepository:
+    return DynamoMessageRepository(aws_clients.dynamodb(limits), table, due_shards, once_table)
 
 
 @cache

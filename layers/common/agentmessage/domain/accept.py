@@ -4,12 +4,13 @@ from datetime import datetime, timedelta
 
 from agentmessage.domain import ids
 from agentmessage.domain.caller import Caller
-from agentmessage.domain.commands import NewMessage
+from agentmessage.domain.commands import NewMessage, Once
 from agentmessage.domain.encoding import segment
 from agentmessage.domain.errors import AgentMessageError, ValidationFailed
 from agentmessage.domain.message import Message
 from agentmessage.domain.ports import MessageRepository, SendTriggers
 from agentmessage.domain.rules import problems
+from agentmessage.domain.status import Status
 from agentmessage.observability import MetricUnit, logger, metrics
 
 # The sweeper re-enqueues a queued message this long after its time, in case its enqueue or
@@ -49,13 +50,6 @@ def new_message(command: NewMessage, caller: Caller, now: datetime, message_id: 
     )
 
 
-def check(command: NewMessage, caller: Caller, now: datetime) -> None:
-    """``ValidationFailed`` naming every rule ``command`` breaks, for this caller, at ``now``."""
-    found = problems(command, mode=caller.mode, now=now)
-    if found:
-        raise ValidationFailed(found)
-
-
 def accept_message(
     command: NewMessage,
     caller: Caller,
@@ -63,16 +57,44 @@ def accept_message(
     repository: MessageRepository,
     triggers: SendTriggers,
     now: datetime,
+    request_key: str | None = None,
 ) -> Message:
     """Store the message as ``queued``, then start its dispatch: now, or at ``scheduled_at``.
 
     The message is stored first, so once this returns it cannot be lost: if the enqueue or
     the schedule fails, the sweeper finds the queued message past its time and enqueues it.
+
+    With ``request_key`` (the client's Idempotency-Key), the message and the key's record are stored
+    together: a retry of the request, whatever became of the attempt before it (timed out, killed,
+    still running), answers the message stored then and stores no other.
     """
-    check(command, caller, now)
+    once = Once.of(caller.org_id, request_key, command) if request_key is not None else None
+    found = problems(command, mode=caller.mode, now=now)
+    if found:
+        # A retry of an accepted request is answered as it was, though its schedule has come
+        # closer than the rules now allow.
+        earlier = repository.created_once(caller.org_id, once) if once is not None else None
+        if earlier is not None:
+            return earlier
+        raise ValidationFailed(found)
     message = new_message(command, caller, now)
-    repository.create(message, due_at=sweep_due_at(message))
-    metrics.add_metric(name="MessagesAccepted", unit=MetricUnit.Count, value=1)
+    stored = repository.create(message, due_at=sweep_due_at(message), once=once)
+    if stored.id == message.id:
+        metrics.add_metric(name="MessagesAccepted", unit=MetricUnit.Count, value=1)
+        logger.info(
+            "message accepted", extra={"message_id": message.id, "scheduled": bool(message.scheduled_at)}
+        )
+    else:
+        logger.info("request key already used: its message answered", extra={"message_id": stored.id})
+    if stored.status is Status.QUEUED:
+        start_dispatch(stored, repository=repository, triggers=triggers)
+    return stored
+
+
+def start_dispatch(message: Message, *, repository: MessageRepository, triggers: SendTriggers) -> None:
+    """Enqueue the message, or schedule it; then note that it is on its way, so the sweeper does
+    not offer it again while it may still wait in the queue. Nothing here may fail the request:
+    the message is stored, and the sweeper recovers whatever does not happen."""
     try:
         if message.scheduled_at is None:
             triggers.enqueue(message.org_id, message.id)
@@ -83,5 +105,8 @@ def accept_message(
             "dispatch trigger failed; the sweeper will recover it", extra={"message_id": message.id}
         )
         metrics.add_metric(name="DispatchTriggerFailed", unit=MetricUnit.Count, value=1)
-    logger.info("message accepted", extra={"message_id": message.id, "scheduled": bool(message.scheduled_at)})
-    return message
+        return
+    try:
+        repository.postpone(message.org_id, message.id, sweep_due_at(message), enqueued_at=message.due_at)
+    except AgentMessageError:
+        logger.warning("enqueue not noted; the sweeper may offer it twice", extra={"message_id": message.id})

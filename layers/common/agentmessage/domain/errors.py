@@ -46,6 +46,12 @@ class ValidationFailed(AgentMessageError):
         self.details = dict(details)
 
 
+class RequestKeyReused(AgentMessageError):
+    """The same request key (Idempotency-Key) came with a different request."""
+
+    message = "this Idempotency-Key was used with a different request body"
+
+
 class Unavailable(AgentMessageError):
     """A dependency is throttling or down; the same request may succeed if tried again."""
 

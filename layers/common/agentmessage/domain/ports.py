@@ -10,6 +10,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
+from agentmessage.domain.commands import Once
 from agentmessage.domain.message import Message, MessageError
 from agentmessage.domain.status import Status
 
@@ -36,6 +37,7 @@ class DueEntry:
     status: Status
     due_at: datetime
     valid_until: datetime | None
+    enqueued_at: datetime | None = None  # when an enqueue of it is known to have succeeded
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,8 +48,16 @@ class DuePage:
 
 
 class MessageRepository(Protocol):
-    def create(self, message: Message, due_at: datetime) -> None:
-        """Store a new ``queued`` message (its id must be new), for the sweeper from ``due_at``."""
+    def create(self, message: Message, due_at: datetime, once: Once | None = None) -> Message:
+        """Store a new ``queued`` message, for the sweeper from ``due_at``; answers it.
+
+        With ``once``, the message and the request key's record are stored together, or not at all:
+        a key already recorded answers the message stored under it instead (``RequestKeyReused``
+        when it was recorded for another request). A write resent after its answer was lost is
+        recognised as itself."""
+
+    def created_once(self, org_id: str, once: Once) -> Message | None:
+        """The message stored under ``once``'s key, if any (``RequestKeyReused`` for another request)."""
 
     def get(self, org_id: str, message_id: str) -> Message | None: ...
 
@@ -88,8 +98,11 @@ class MessageRepository(Protocol):
         """sending -> failed. With ``lease_expired`` (the sweeper), only once the claim's lease has
         passed on the item itself: the carrier may have the message, so it is never sent again."""
 
-    def postpone(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
-        """queued stays queued, next looked at ``due_at`` (the sweeper after re-enqueueing)."""
+    def postpone(
+        self, org_id: str, message_id: str, due_at: datetime, enqueued_at: datetime | None = None
+    ) -> Transition:
+        """queued stays queued, next looked at ``due_at``; with ``enqueued_at``, an enqueue of it is
+        known to have succeeded then (so the sweeper knows it may still be waiting in the queue)."""
 
     def due(self, shard: int, now: datetime, limit: int, token: dict[str, Any] | None) -> DuePage:
         """One page of the due index for ``shard``: entries due at or before ``now``."""
@@ -111,3 +124,6 @@ class ScheduleCanceller(Protocol):
 class Requeue(Protocol):
     def enqueue_many(self, entries: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """Put up to ten ``(org_id, id)`` on the dispatch queue; returns those the queue took."""
+
+    def backlog(self) -> int:
+        """About how many messages wait on the dispatch queue, not yet received."""

@@ -6,14 +6,25 @@ format: types and shapes are the surface's business, rules are the domain's.
 """
 
 import re
+import unicodedata
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from agentmessage.domain.commands import NewMessage
+from agentmessage.domain.encoding import Encoding, segment
 from agentmessage.domain.message import Channel, Mode
 
 E164 = re.compile(r"^\+[1-9][0-9]{1,14}$")
-MAX_TEXT = 1600
+# A text's length, as the live carrier counts it (AWS End User Messaging: "the maximum supported size
+# of any message is 1530 GSM characters or 630 non-GSM characters", in ten parts at most): GSM-7
+# septets (an extension character is two), or UCS-2's UTF-16 units (a character outside the BMP is
+# two). An MMS's text is not split into parts: SendMediaMessage's MessageBody holds 1600 characters.
+MAX_GSM7_UNITS = 1530
+MAX_UCS2_UNITS = 630
+MAX_MMS_UNITS = 1600
+TEXT_PROBLEM = f"must be 1..{MAX_GSM7_UNITS} GSM-7 or 1..{MAX_UCS2_UNITS} UCS-2 characters (at most 10 parts)"
+MMS_TEXT_PROBLEM = f"must be 1..{MAX_MMS_UNITS} characters"
+ALLOWED_CONTROLS = frozenset("\t\r\n")
 MAX_TAG = 64
 MAX_MEDIA = 10
 MAX_URL = 2048
@@ -57,6 +68,24 @@ def _media_problem(command: NewMessage, mode: Mode) -> str | None:
     return None
 
 
+def _has_controls(text: str, allowed: frozenset[str] = frozenset()) -> bool:
+    return any(unicodedata.category(char) == "Cc" and char not in allowed for char in text)
+
+
+def _text_problem(text: str, channel: Channel) -> str | None:
+    """What the live carrier would refuse in ``text``, checked for every key alike."""
+    if _has_controls(text, ALLOWED_CONTROLS):
+        return "must not hold control characters other than tab, CR and LF"
+    if text and text.isspace():
+        return "must not be only whitespace"
+    if channel is Channel.MMS:
+        units = len(text.encode("utf-16-le")) // 2
+        return None if 1 <= units <= MAX_MMS_UNITS else MMS_TEXT_PROBLEM
+    segmentation = segment(text)
+    limit = MAX_GSM7_UNITS if segmentation.encoding is Encoding.GSM7 else MAX_UCS2_UNITS
+    return None if 1 <= segmentation.units <= limit else TEXT_PROBLEM
+
+
 def _schedule_problem(scheduled_at: datetime | None, now: datetime) -> str | None:
     if scheduled_at is not None and not (
         now + MIN_SCHEDULE_AHEAD <= scheduled_at <= now + MAX_SCHEDULE_AHEAD
@@ -78,9 +107,12 @@ def problems(
 
     for name, number in (("from", command.from_), ("to", command.to)):
         note(name, None if E164.fullmatch(number) else "must be E.164")  # match() would pass "\n"
-    note("text", None if 1 <= len(command.text) <= MAX_TEXT else f"must be 1..{MAX_TEXT} chars")
-    if command.tag is not None and not 1 <= len(command.tag) <= MAX_TAG:
-        note("tag", f"must be 1..{MAX_TAG} chars")
+    note("text", _text_problem(command.text, command.channel))
+    if command.tag is not None:
+        if not 1 <= len(command.tag) <= MAX_TAG:
+            note("tag", f"must be 1..{MAX_TAG} chars")
+        elif _has_controls(command.tag):
+            note("tag", "must not hold control characters")
     if "channel" not in skip:
         note("media_urls", _media_problem(command, mode))
     if command.webhook_url is not None and not is_https_url(command.webhook_url):

@@ -53,6 +53,19 @@ class QueueTrigger:
             raise Unavailable() from exc
         return [entries[int(done["Id"])] for done in response.get("Successful", [])]
 
+    def backlog(self) -> int:
+        """The queue's ApproximateNumberOfMessages: messages waiting, not yet received."""
+        try:
+            response = self._client.get_queue_attributes(
+                QueueUrl=self._queue_url, AttributeNames=["ApproximateNumberOfMessages"]
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise Unavailable() from exc
+        try:
+            return int(response.get("Attributes", {}).get("ApproximateNumberOfMessages", "0"))
+        except ValueError as exc:
+            raise Unavailable() from exc
+
 
 class AwsDispatchTriggers(QueueTrigger):
     def __init__(
@@ -91,7 +104,11 @@ class AwsDispatchTriggers(QueueTrigger):
                     "DeadLetterConfig": {"Arn": self._dead_letter_arn},
                 },
             )
-        except (ClientError, BotoCoreError) as exc:
+        except ClientError as exc:
+            # The schedule is named after the message: one that exists is this message's (a retry).
+            if exc.response.get("Error", {}).get("Code") != "ConflictException":
+                raise Unavailable() from exc
+        except BotoCoreError as exc:
             raise Unavailable() from exc
 
 

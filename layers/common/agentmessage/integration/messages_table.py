@@ -7,6 +7,7 @@ org and no lookup can cross orgs. Messages that the sweeper may need to act on (
 derived from the domain's status machine (``domain.status.CHANGES``).
 """
 
+import hashlib
 import uuid
 import zlib
 from collections.abc import Callable, Mapping
@@ -17,10 +18,20 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from agentmessage.domain.clock import from_iso, to_iso
-from agentmessage.domain.errors import Unavailable, UnreadableRecord
-from agentmessage.domain.message import ApiVersion, Channel, Cost, Message, MessageError, Mode, Priority
+from agentmessage.domain.commands import Once
+from agentmessage.domain.errors import RequestKeyReused, Unavailable
+from agentmessage.domain.message import Cost, Message, MessageError
 from agentmessage.domain.ports import DueEntry, DuePage, Transition
 from agentmessage.domain.status import CHANGES, Change, Status
+from agentmessage.integration.message_items import (
+    cost_value,
+    error_list,
+    from_item,
+    string_value,
+    text,
+    time_of,
+    to_item,
+)
 from agentmessage.observability import logger
 
 if TYPE_CHECKING:
@@ -29,106 +40,10 @@ if TYPE_CHECKING:
 DUE_INDEX = "due-index"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _NAMES = {"#status": "status", "#errors": "errors"}  # reserved words in DynamoDB expressions
-# Attributes of an item that only storage reads: the due index's keys and the claim's token.
-STORAGE_ONLY = frozenset({"due_shard", "due_at", "claim_token"})
-
-
-# -- items ------------------------------------------------------------------------------------------
-
-
-def _s(value: str) -> dict[str, Any]:
-    return {"S": value}
-
-
-def _cost(cost: Cost) -> dict[str, Any]:
-    return {"M": {"amount": _s(f"{cost.amount:.4f}"), "currency": _s(cost.currency)}}
-
-
-def _error_list(errors: tuple[MessageError, ...] | list[MessageError]) -> dict[str, Any]:
-    return {"L": [{"M": {"code": _s(error.code), "detail": _s(error.detail)}} for error in errors]}
-
-
-def to_item(message: Message) -> dict[str, Any]:
-    """The item of a message; absent optional values are left out, as are empty lists."""
-    item: dict[str, Any] = {
-        "id": _s(message.id),
-        "org_id": _s(message.org_id),
-        "mode": _s(message.mode.value),
-        "from": _s(message.from_),
-        "to": _s(message.to),
-        "text": _s(message.text),
-        "channel": _s(message.channel.value),
-        "priority": _s(message.priority.value),
-        "status": _s(message.status.value),
-        "encoding": _s(message.encoding),
-        "parts": {"N": str(message.parts)},
-        "cost": _cost(message.cost),
-        "created_at": _s(to_iso(message.created_at)),
-        "api_version": _s(message.api_version.value),
-        "attempts": {"N": str(message.attempts)},
-    }
-    if message.media_urls:
-        item["media_urls"] = {"L": [_s(url) for url in message.media_urls]}
-    if message.errors:
-        item["errors"] = _error_list(message.errors)
-    for name in ("tag", "webhook_url", "provider_message_id", "carrier"):
-        value = getattr(message, name)
-        if value is not None:
-            item[name] = _s(value)
-    for name in ("scheduled_at", "valid_until", "sent_at", "completed_at", "canceled_at"):
-        moment = getattr(message, name)
-        if moment is not None:
-            item[name] = _s(to_iso(moment))
-    return item
-
-
-def _text(item: Mapping[str, Any], name: str) -> str | None:
-    value = item.get(name)
-    return value.get("S") if isinstance(value, Mapping) else None
-
-
-def _time(item: Mapping[str, Any], name: str) -> datetime | None:
-    text = _text(item, name)
-    return from_iso(text) if text is not None else None
-
-
-def from_item(item: Mapping[str, Any]) -> Message:
-    """The message an item holds; ``UnreadableRecord`` when it does not hold one."""
-    try:
-        cost = item.get("cost", {}).get("M", {})
-        return Message(
-            id=item["id"]["S"],
-            org_id=item["org_id"]["S"],
-            mode=Mode(_text(item, "mode") or Mode.TEST),
-            from_=item["from"]["S"],
-            to=item["to"]["S"],
-            text=item["text"]["S"],
-            channel=Channel(_text(item, "channel") or Channel.SMS),
-            media_urls=tuple(url["S"] for url in item.get("media_urls", {}).get("L", [])),
-            priority=Priority(_text(item, "priority") or Priority.DEFAULT),
-            status=Status(item["status"]["S"]),
-            tag=_text(item, "tag"),
-            scheduled_at=_time(item, "scheduled_at"),
-            valid_until=_time(item, "valid_until"),
-            webhook_url=_text(item, "webhook_url"),
-            encoding=item["encoding"]["S"],
-            parts=int(item["parts"]["N"]),
-            cost=Cost(Decimal(cost["amount"]["S"]), cost["currency"]["S"]) if cost else Cost(),
-            errors=tuple(
-                MessageError(code=entry["M"]["code"]["S"], detail=entry["M"]["detail"]["S"])
-                for entry in item.get("errors", {}).get("L", [])
-            ),
-            created_at=from_iso(item["created_at"]["S"]),
-            sent_at=_time(item, "sent_at"),
-            completed_at=_time(item, "completed_at"),
-            canceled_at=_time(item, "canceled_at"),
-            api_version=ApiVersion(_text(item, "api_version") or ApiVersion.V1),
-            attempts=int(item.get("attempts", {}).get("N", "0")),
-            provider_message_id=_text(item, "provider_message_id"),
-            carrier=_text(item, "carrier"),
-        )
-    except (KeyError, TypeError, ValueError, ArithmeticError) as exc:
-        raise UnreadableRecord("a stored message could not be read") from exc
+_TRANSACTION_CANCELED = "TransactionCanceledException"
+# A request key's record (in the Idempotency table, beside Powertools' own records) is kept this long.
+ONCE_RETENTION_SECONDS = 24 * 60 * 60
+ONCE_PREFIX = "message#"
 
 
 # -- conditions ---------------------------------------------------------------------------------------
@@ -138,40 +53,129 @@ def status_condition(change: Change) -> tuple[str, dict[str, Any]]:
     """The condition a write of ``change`` puts on the current status, from the status machine."""
     sources = sorted(CHANGES[change].sources)
     names = [f":from_{status.value}" for status in sources]
-    values = {name: _s(status.value) for name, status in zip(names, sources, strict=True)}
+    values = {name: string_value(status.value) for name, status in zip(names, sources, strict=True)}
     expression = f"#status = {names[0]}" if len(names) == 1 else f"#status IN ({', '.join(names)})"
     return expression, values
 
 
 def _values(**values: str | int) -> dict[str, Any]:
     return {
-        f":{name}": {"N": str(value)} if isinstance(value, int) else _s(value)
+        f":{name}": {"N": str(value)} if isinstance(value, int) else string_value(value)
         for name, value in values.items()
     }
 
 
 class DynamoMessageRepository:
-    def __init__(self, client: "DynamoDBClient", table: str, due_shards: int = 4) -> None:
+    """The Messages table; with ``once_table`` (the Idempotency table), creation under a request key."""
+
+    def __init__(
+        self, client: "DynamoDBClient", table: str, due_shards: int = 4, once_table: str | None = None
+    ) -> None:
         self._client = client
         self._table = table
         self._due_shards = due_shards
+        self._once_table = once_table
 
     def due_shard(self, message_id: str) -> str:
         return str(zlib.crc32(message_id.encode()) % self._due_shards)
 
     def _key(self, org_id: str, message_id: str) -> dict[str, Any]:
-        return {"org_id": _s(org_id), "id": _s(message_id)}
+        return {"org_id": string_value(org_id), "id": string_value(message_id)}
 
-    def create(self, message: Message, due_at: datetime) -> None:
+    def create(self, message: Message, due_at: datetime, once: Once | None = None) -> Message:
         item = to_item(message)
-        item["due_shard"] = _s(self.due_shard(message.id))
-        item["due_at"] = _s(to_iso(due_at))
+        item["due_shard"] = string_value(self.due_shard(message.id))
+        item["due_at"] = string_value(to_iso(due_at))
+        if once is not None:
+            return self._create_once(message, item, once)
         try:
             self._client.put_item(
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(id)"
             )
+        except ClientError as exc:
+            # The id is new and random: an item already under it is this put, sent again by
+            # botocore after its first answer was lost.
+            if exc.response.get("Error", {}).get("Code") != _CONDITION_FAILED:
+                raise Unavailable() from exc
+        except BotoCoreError as exc:
+            raise Unavailable() from exc
+        return message
+
+    def _once_key(self, once: Once) -> dict[str, Any]:
+        return {"id": string_value(ONCE_PREFIX + once.digest)}
+
+    def _create_once(self, message: Message, item: dict[str, Any], once: Once) -> Message:
+        """The message and its request key's record in one transaction: both or neither. A key
+        already recorded answers the message stored under it (or ``RequestKeyReused``)."""
+        assert self._once_table is not None, "creation under a request key needs the once table"
+        record = {
+            **self._once_key(once),
+            "org_id": item["org_id"],
+            "message_id": item["id"],
+            "fingerprint": string_value(once.fingerprint),
+            "message": {
+                "M": {name: value for name, value in item.items() if name not in ("due_shard", "due_at")}
+            },
+            "expiration": {"N": str(int(message.created_at.timestamp()) + ONCE_RETENTION_SECONDS)},
+        }
+        token = hashlib.sha256(f"{once.digest}/{message.id}".encode()).hexdigest()[:36]
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self._once_table,
+                            "Item": record,
+                            "ConditionExpression": "attribute_not_exists(id)",
+                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                        }
+                    },
+                    {
+                        "Put": {
+                            "TableName": self._table,
+                            "Item": item,
+                            "ConditionExpression": "attribute_not_exists(id)",
+                        }
+                    },
+                ],
+                ClientRequestToken=token,  # botocore's own resend of this call is the same call
+            )
+        except ClientError as exc:
+            reasons = exc.response.get("CancellationReasons") or []
+            if exc.response.get("Error", {}).get("Code") != _TRANSACTION_CANCELED or not reasons:
+                raise Unavailable() from exc
+            if reasons[0].get("Code") != "ConditionalCheckFailed":
+                raise Unavailable() from exc
+            earlier = reasons[0].get("Item") or self._once_record(once)
+            if earlier is None:
+                raise Unavailable() from exc
+            return self._answer_for(earlier, once)
+        except BotoCoreError as exc:
+            raise Unavailable() from exc
+        return message
+
+    def _once_record(self, once: Once) -> Mapping[str, Any] | None:
+        assert self._once_table is not None, "a request key's record needs the once table"
+        try:
+            response = self._client.get_item(
+                TableName=self._once_table, Key=self._once_key(once), ConsistentRead=True
+            )
         except (ClientError, BotoCoreError) as exc:
             raise Unavailable() from exc
+        found: Mapping[str, Any] | None = response.get("Item")
+        return found
+
+    @staticmethod
+    def _answer_for(record: Mapping[str, Any], once: Once) -> Message:
+        if text(record, "fingerprint") != once.fingerprint:
+            raise RequestKeyReused()
+        return from_item(record["message"]["M"])
+
+    def created_once(self, org_id: str, once: Once) -> Message | None:
+        record = self._once_record(once)
+        if record is None or text(record, "org_id") != org_id:
+            return None
+        return self._answer_for(record, once)
 
     def get(self, org_id: str, message_id: str) -> Message | None:
         try:
@@ -203,7 +207,7 @@ class DynamoMessageRepository:
         full_condition = status_check if condition is None else f"{status_check} AND {condition}"
         values = {**values, **status_values}
         if ":target" in update:
-            values[":target"] = _s(CHANGES[change].target.value)
+            values[":target"] = string_value(CHANGES[change].target.value)
         try:
             response = self._client.update_item(
                 TableName=self._table,
@@ -251,7 +255,7 @@ class DynamoMessageRepository:
             " attempts = if_not_exists(attempts, :zero) + :one",
             values=_values(now=to_iso(now), lease=to_iso(lease_until), token=token, zero=0, one=1),
             already_done=lambda old: (
-                _text(old, "status") == Status.SENDING and _text(old, "claim_token") == token
+                text(old, "status") == Status.SENDING and text(old, "claim_token") == token
             ),
         )
 
@@ -273,7 +277,7 @@ class DynamoMessageRepository:
             Change.RELEASE,
             update="SET #status = :target, due_at = :due",
             values=_values(due=due),
-            already_done=lambda old: _text(old, "status") == Status.QUEUED and _text(old, "due_at") == due,
+            already_done=lambda old: text(old, "status") == Status.QUEUED and text(old, "due_at") == due,
         )
 
     def record_sent(
@@ -296,9 +300,9 @@ class DynamoMessageRepository:
             "carrier = :carrier, cost = :cost REMOVE due_shard, due_at",
             values={
                 **_values(now=to_iso(now), provider=provider_message_id, carrier=carrier),
-                ":cost": _cost(Cost(cost)),
+                ":cost": cost_value(Cost(cost)),
             },
-            already_done=lambda old: _text(old, "provider_message_id") == provider_message_id,
+            already_done=lambda old: text(old, "provider_message_id") == provider_message_id,
         )
 
     def record_failed(
@@ -318,19 +322,29 @@ class DynamoMessageRepository:
             # due_at of a sending message is its lease: the index may lag, the item not.
             condition="due_at <= :now" if lease_expired else None,
             update="SET #status = :target, completed_at = :now, #errors = :errors REMOVE due_shard, due_at",
-            values={**_values(now=stamp), ":errors": _error_list(errors)},
+            values={**_values(now=stamp), ":errors": error_list(errors)},
             already_done=lambda old: (
-                _text(old, "status") == Status.FAILED and _text(old, "completed_at") == stamp
+                text(old, "status") == Status.FAILED and text(old, "completed_at") == stamp
             ),
         )
 
-    def postpone(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
+    def postpone(
+        self, org_id: str, message_id: str, due_at: datetime, enqueued_at: datetime | None = None
+    ) -> Transition:
+        if enqueued_at is None:
+            return self._transition(
+                org_id,
+                message_id,
+                Change.POSTPONE,
+                update="SET due_at = :due",
+                values=_values(due=to_iso(due_at)),
+            )
         return self._transition(
             org_id,
             message_id,
             Change.POSTPONE,
-            update="SET due_at = :due",
-            values=_values(due=to_iso(due_at)),
+            update="SET due_at = :due, enqueued_at = :enqueued",
+            values=_values(due=to_iso(due_at), enqueued=to_iso(enqueued_at)),
         )
 
     def due(self, shard: int, now: datetime, limit: int, token: dict[str, object] | None) -> DuePage:
@@ -338,7 +352,10 @@ class DynamoMessageRepository:
             "TableName": self._table,
             "IndexName": DUE_INDEX,
             "KeyConditionExpression": "due_shard = :shard AND due_at <= :now",
-            "ExpressionAttributeValues": {":shard": _s(str(shard)), ":now": _s(to_iso(now))},
+            "ExpressionAttributeValues": {
+                ":shard": string_value(str(shard)),
+                ":now": string_value(to_iso(now)),
+            },
             "Limit": limit,
         }
         if token:
@@ -355,17 +372,17 @@ class DynamoMessageRepository:
             except (KeyError, TypeError, ValueError):
                 # One bad row must not stop the sweep of every row after it, minute after minute.
                 unreadable += 1
-                logger.error("unreadable due-index row", extra={"message_id": _text(item, "id")})
+                logger.error("unreadable due-index row", extra={"message_id": text(item, "id")})
         next_token: dict[str, Any] | None = response.get("LastEvaluatedKey")
         return DuePage(entries=entries, next_token=next_token, unreadable=unreadable)
 
 
 def _due_entry(item: Mapping[str, Any]) -> DueEntry:
-    valid_until = item.get("valid_until")
     return DueEntry(
         org_id=item["org_id"]["S"],
         id=item["id"]["S"],
         status=Status(item["status"]["S"]),
         due_at=from_iso(item["due_at"]["S"]),
-        valid_until=from_iso(valid_until["S"]) if valid_until else None,
+        valid_until=time_of(item, "valid_until"),
+        enqueued_at=time_of(item, "enqueued_at"),
     )

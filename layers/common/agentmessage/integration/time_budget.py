@@ -43,12 +43,12 @@ class CallLimits:
         return self.attempts * (self.connect + self.read) + backoff
 
 
-# Behind the API: a client waits for each call, and API Gateway gives up at 29 s. Reads may retry
-# once; the send's calls are made once each, so its whole sequence stays short: a refused call
-# before the message is stored is a 503 the client retries (with its Idempotency-Key, safely),
-# and one after it is left to the sweeper.
+# Behind the API: a client waits for each call, and API Gateway gives up at 29 s. A read may retry
+# once; every other call is made once, so a sequence stays short: a refused call before the message
+# is stored is a 503 the client retries (with its Idempotency-Key, safely), and one after it is left
+# to the sweeper.
 API_READ: Final = CallLimits("API_READ", connect=1, read=2, attempts=2)
-API_WRITE: Final = CallLimits("API_WRITE", connect=1, read=2, attempts=1)
+API_ONCE: Final = CallLimits("API_ONCE", connect=1, read=2, attempts=1)
 
 # The dispatcher's and the sweeper's DynamoDB and SQS calls: one retry, so a throttled write
 # rarely costs a message a minute.
@@ -78,3 +78,26 @@ RECORD_RESERVE: Final = PIPELINE.worst_seconds + STAGING_SECONDS + SEND_RESERVE 
 # The sweeper starts a step (one page read, one batch enqueue, or one write) only with the time
 # for it, so it stops cleanly before its timeout; what it leaves is due again at the next sweep.
 SWEEP_STEP_RESERVE: Final = PIPELINE.worst_seconds + ANSWER_ROOM
+
+# API Gateway's integration timeout: an API function must answer within it, cold start included.
+API_GATEWAY_LIMIT: Final = 29.0
+
+# Each API function's AWS calls, one after another, on its longest path (the authorizer's too:
+# API Gateway waits for it before the integration). Their worst times, added up with ANSWER_ROOM,
+# must fit the function's Timeout in the template, and the Timeout API Gateway's limit; the
+# least-privilege test checks that no invocation makes more calls than listed here.
+SEQUENCES: Final[dict[str, tuple[CallLimits, ...]]] = {
+    "AuthorizerFunction": (API_ONCE,),  # the key's GetItem
+    "GetMessageFunction": (API_READ,),  # GetItem
+    # The conditional UpdateItem, then the schedule's DeleteSchedule
+    "CancelMessageFunction": (API_READ, API_ONCE),
+    # Powertools' record (PutItem); the message and its key's record (TransactWriteItems); the key's
+    # record read back when the transaction's answer did not carry it (GetItem); the enqueue or the
+    # schedule; the enqueue noted on the message (UpdateItem); Powertools' record completed.
+    "SendMessageFunction": (API_ONCE,) * 6,
+}
+
+
+def sequence_seconds(function: str) -> float:
+    """The worst time of ``function``'s sequence of calls, with the room to answer."""
+    return sum(limits.worst_seconds for limits in SEQUENCES[function]) + ANSWER_ROOM

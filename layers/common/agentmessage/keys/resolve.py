@@ -1,9 +1,26 @@
 """Resolving an API key to its org and scopes. No AWS SDK here: the key store is an interface."""
 
 import hmac
+from collections.abc import Mapping
 from typing import Protocol
 
 from agentmessage.keys.api_keys import ApiKeyRecord, bearer_token, hash_key, is_well_formed
+
+
+def authorization_header(
+    headers: Mapping[str, str] | None, multi_value_headers: Mapping[str, list[str]] | None
+) -> str | None:
+    """The request's one ``Authorization`` value; ``None`` when it has none, or more than one (in
+    any case of the name, repeated or not): a request may not carry two keys and let the
+    authorizer, its cache and the handler each pick another one."""
+    values: list[str] = []
+    if multi_value_headers:
+        for name, listed in multi_value_headers.items():
+            if name.lower() == "authorization":
+                values.extend(listed or [])
+    elif headers:
+        values = [value for name, value in headers.items() if name.lower() == "authorization"]
+    return values[0] if len(values) == 1 else None
 
 
 class KeyStore(Protocol):

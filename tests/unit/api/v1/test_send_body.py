@@ -15,6 +15,7 @@ from agentmessage.domain.accept import accept_message
 from agentmessage.domain.caller import Caller
 from agentmessage.domain.errors import ValidationFailed
 from agentmessage.domain.message import Channel, Message, Mode, Priority
+from agentmessage.domain.rules import TEXT_PROBLEM
 from tests.support.fakes import FakeTriggers, InMemoryMessageRepository
 from tests.support.messages import ORG, RECIPIENT, SENDER, send_body, without
 
@@ -133,27 +134,73 @@ def test_a_number_that_is_not_a_string_is_named(value: Any) -> None:
 # --- text and its alias body ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("length", [1, 1600])
+@pytest.mark.parametrize("length", [1, 1530])
 @pytest.mark.parametrize("field", ["text", "body"])
-def test_text_of_1_to_1600_chars_is_accepted_under_either_name(field: str, length: int) -> None:
+def test_a_gsm7_text_of_1_to_1530_characters_is_accepted_under_either_name(field: str, length: int) -> None:
     # Given a text at a bound, as text or as body
     payload = without(send_body(), "text") | {field: "x" * length}
 
-    # When it is parsed
+    # When it is sent
     # Then it is the message's text
     assert accepted(payload).text == "x" * length
 
 
-@pytest.mark.parametrize("length", [0, 1601])
+@pytest.mark.parametrize("length", [0, 1531])
 @pytest.mark.parametrize("field", ["text", "body"])
-def test_text_outside_1_to_1600_chars_is_named(field: str, length: int) -> None:
+def test_a_gsm7_text_outside_1_to_1530_characters_is_named(field: str, length: int) -> None:
     payload = without(send_body(), "text") | {field: "x" * length}
-    assert details_of(payload) == {field: "must be 1..1600 chars"}
+    assert details_of(payload) == {field: TEXT_PROBLEM}
 
 
-def test_length_counts_characters_not_bytes() -> None:
-    # 1600 emoji are 1600 characters (6400 bytes of UTF-8)
-    assert len(accepted(send_body(text="😀" * 1600)).text) == 1600
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("€" * 765, True),  # an extension character is two septets: 1530
+        ("€" * 765 + "x", False),
+        ("ж" * 630, True),  # UCS-2: 630 UTF-16 units
+        ("ж" * 631, False),
+        ("😀" * 315, True),  # a character outside the BMP is two units: 630
+        ("😀" * 315 + "ж", False),
+    ],
+    ids=["extension-1530", "extension-1531", "ucs2-630", "ucs2-631", "emoji-630", "emoji-631"],
+)
+def test_the_limit_is_counted_as_the_live_carrier_counts(text: str, ok: bool) -> None:
+    # Given texts at the live carrier's limit, in its units (GSM-7 septets, or UTF-16 units)
+    # Then exactly those within it are accepted, for every key alike
+    for mode in Mode:
+        if ok:
+            assert accepted(send_body(text=text), mode).text == text
+        else:
+            assert details_of(send_body(text=text), mode) == {"text": TEXT_PROBLEM}
+
+
+@pytest.mark.parametrize(("text", "ok"), [("x" * 1600, True), ("x" * 1601, False), ("😀" * 800, True)])
+def test_an_mms_text_is_counted_in_utf16_units_up_to_1600(text: str, ok: bool) -> None:
+    body = send_body(text=text, channel="mms", media_urls=[HTTPS])
+    if ok:
+        assert accepted(body).text == text
+    else:
+        assert details_of(body) == {"text": "must be 1..1600 characters"}
+
+
+@pytest.mark.parametrize("char", ["\x00", "\x07", "\x1b", "\x7f", "\x85", "\f", "\v"])
+def test_control_characters_other_than_tab_cr_and_lf_are_refused_in_text(char: str) -> None:
+    details = details_of(send_body(text=f"Your code{char} is 123456"))
+    assert details == {"text": "must not hold control characters other than tab, CR and LF"}
+
+
+def test_tab_cr_and_lf_are_text() -> None:
+    assert accepted(send_body(text="Line one\r\nLine two\tend")).text == "Line one\r\nLine two\tend"
+
+
+@pytest.mark.parametrize("text", [" ", "\n", " \t\r\n ", "\u3000"])
+def test_a_text_of_only_whitespace_is_refused(text: str) -> None:
+    assert details_of(send_body(text=text)) == {"text": "must not be only whitespace"}
+
+
+@pytest.mark.parametrize("char", ["\t", "\n", "\x00", "\x7f"])
+def test_any_control_character_is_refused_in_a_tag(char: str) -> None:
+    assert details_of(send_body(tag=f"order{char}7421")) == {"tag": "must not hold control characters"}
 
 
 def test_text_and_body_together_are_refused() -> None:
@@ -479,3 +526,29 @@ def test_an_offset_that_leaves_the_calendar_is_a_validation_error(field: str, va
     # Then it is one details entry, not an OverflowError
     details = details_of(send_body(**{field: value}))
     assert details == {field: "must be an ISO 8601 timestamp within the calendar"}
+
+
+@pytest.mark.parametrize("field", ["scheduled_at", "valid_until"])
+@pytest.mark.parametrize(
+    "value", [1795330800, 1795330800.5, "1795330800", "2026-W47-7T07:00:00Z", "2026-11-22"]
+)
+def test_timestamps_are_iso_8601_strings_only(field: str, value: Any) -> None:
+    # Given an epoch number (or its text), a week date or a bare date
+    # Then it is refused: a timestamp is an ISO 8601 date and time, with a timezone
+    assert details_of(send_body(**{field: value})) == {field: "must be an ISO 8601 timestamp with a timezone"}
+
+
+@pytest.mark.parametrize(
+    "value", ["2026-11-22T07:00:00Z", "2026-11-22T07:00:00.000000000+00:00", "2026-11-22 08:00:00+0100"]
+)
+def test_the_iso_8601_forms_clients_write_are_read(value: str) -> None:
+    assert accepted(send_body(scheduled_at=value)).scheduled_at == NOW + timedelta(hours=1)
+
+
+def test_json_as_deep_as_the_limit_reads_and_one_level_more_is_refused() -> None:
+    from agentmessage.api.json_body import MAX_DEPTH
+
+    at_limit = '{"a": ' + "[" * (MAX_DEPTH - 1) + "]" * (MAX_DEPTH - 1) + "}"
+    assert parse_json_object(at_limit)
+    with pytest.raises(BadRequest):
+        parse_json_object('{"a": ' + "[" * MAX_DEPTH + "]" * MAX_DEPTH + "}")

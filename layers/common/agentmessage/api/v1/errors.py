@@ -7,7 +7,6 @@ from types import MappingProxyType
 from agentmessage.api.errors import (
     BadRequest,
     IdempotencyInProgress,
-    IdempotencyKeyReused,
     RateLimited,
     RouteNotFound,
     Unauthorized,
@@ -16,6 +15,7 @@ from agentmessage.domain.errors import (
     AgentMessageError,
     MessageNotCancelable,
     MessageNotFound,
+    RequestKeyReused,
     ScopeMissing,
     Unavailable,
     ValidationFailed,
@@ -46,8 +46,8 @@ ERRORS: MappingProxyType[type[AgentMessageError], V1Error] = MappingProxyType(
         ValidationFailed: V1Error(
             HTTPStatus.UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", ValidationFailed.message
         ),
-        IdempotencyKeyReused: V1Error(
-            HTTPStatus.UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED", IdempotencyKeyReused.message
+        RequestKeyReused: V1Error(
+            HTTPStatus.UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED", RequestKeyReused.message
         ),
         RateLimited: V1Error(
             HTTPStatus.TOO_MANY_REQUESTS, "RATE_LIMITED", RateLimited.message, retry_after=1

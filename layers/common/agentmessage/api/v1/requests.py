@@ -57,7 +57,9 @@ class SendMessageRequest(BaseModel):
 
     from_: str = Field(alias="from", description="E.164")
     to: str = Field(description="E.164")
-    text: str | None = Field(default=None, description="1..1600 characters")
+    text: str | None = Field(
+        default=None, description="1..1530 GSM-7 or 1..630 UCS-2 characters; an mms 1..1600"
+    )
     body: str | None = Field(default=None, description="an alias of text")
     channel: Channel = Channel.SMS
     media_urls: list[str] | None = Field(default=None, description="mms only: 1..10 https URLs")
