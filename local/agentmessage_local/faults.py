@@ -25,8 +25,11 @@ many matching calls it affects (default 1; ``null``: every one until cleared). F
 the order they were added; a call gets at most one.
 
 ``POST /_local/faults`` adds one, ``GET /_local/faults`` lists them with ``hits`` (calls affected)
-and ``remaining``, ``DELETE /_local/faults`` removes them all (and releases delayed calls). The
-answers use the API's envelope.
+and ``remaining``, ``DELETE /_local/faults`` removes them all (and releases delayed calls). Every
+answer under ``/_local/`` is JSON in the API's envelope, a refusal too: a body that is not a JSON
+object or not a fault (400), over ``control_input.MAX_BODY_BYTES`` (413, before it is read), cut
+short or not there within ``control_input.READ_TIMEOUT_SECONDS`` (400); another method or path
+(404, as the gateway answers one).
 """
 
 import io
@@ -38,9 +41,19 @@ import zlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import cache
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
 
+from agentmessage_local.control_input import (
+    MAX_BODY_BYTES,
+    READ_TIMEOUT_SECONDS,
+    ControlInputError,
+    json_object,
+    too_large,
+)
+
+CONTROL_PREFIX = "/_local/"
 CONTROL_PATH = "/_local/faults"
 KINDS = ("throttle", "corrupt", "delay")
 MAX_DELAY_SECONDS = 60.0
@@ -326,12 +339,15 @@ def corrupted(body: bytes, attributes: dict[str, Any]) -> bytes | None:
 class FaultInjector:
     """WSGI middleware: ``/_local/faults``, and the registered faults applied to AWS calls."""
 
-    def __init__(self, app: WsgiApp, faults: FaultSet | None = None) -> None:
+    def __init__(
+        self, app: WsgiApp, faults: FaultSet | None = None, *, read_timeout: float = READ_TIMEOUT_SECONDS
+    ) -> None:
         self._app = app
         self.faults = faults or FaultSet()
+        self._read_timeout = read_timeout
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        if environ.get("PATH_INFO", "") == CONTROL_PATH:
+        if environ.get("PATH_INFO", "").startswith(CONTROL_PREFIX):
             return self._control(environ, start_response)
         if not self.faults.active():
             return self._app(environ, start_response)
@@ -382,38 +398,69 @@ class FaultInjector:
     def _control(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         request_id = str(uuid.uuid4())
-        status, payload = "200 OK", {}
-        if method == "GET":
+        status, payload = 200, {}
+        if environ.get("PATH_INFO") != CONTROL_PATH:
+            status, payload = 404, _error("NOT_FOUND", "no such local control endpoint", request_id)
+        elif method == "GET":
             payload = {"success": True, "data": {"faults": self.faults.listing()}}
         elif method == "DELETE":
             payload = {"success": True, "data": {"cleared": self.faults.clear()}}
         elif method == "POST":
             try:
-                fault = self.faults.add(parse_fault(json.loads(_read_input(environ) or b"null")))
+                body = control_body(environ, read_timeout=self._read_timeout)
+                fault = self.faults.add(parse_fault(json_object(body)))
+            except ControlInputError as exc:
+                status, payload = exc.status, _error("BAD_REQUEST", str(exc), request_id)
             except ValueError as exc:
-                status = "400 Bad Request"
-                payload = _error("BAD_REQUEST", str(exc), request_id)
+                status, payload = 400, _error("BAD_REQUEST", str(exc), request_id)
             else:
-                status, payload = "201 Created", {"success": True, "data": fault.to_json()}
+                status, payload = 201, {"success": True, "data": fault.to_json()}
         else:
-            status, payload = (
-                "405 Method Not Allowed",
-                _error("BAD_REQUEST", "GET, POST or DELETE", request_id),
-            )
-        body = json.dumps(payload).encode()
-        start_response(
-            status,
-            [
-                ("Content-Type", "application/json"),
-                ("X-Request-Id", request_id),
-                ("Content-Length", str(len(body))),
-            ],
-        )
-        return [body]
+            message = f"{CONTROL_PATH} takes DELETE or GET or POST"
+            status, payload = 404, _error("NOT_FOUND", message, request_id)
+        answer = json.dumps(payload).encode()
+        headers = [
+            ("Content-Type", "application/json"),
+            ("X-Request-Id", request_id),
+            ("Content-Length", str(len(answer))),
+        ]
+        start_response(f"{status} {HTTPStatus(status).phrase}", headers)
+        return [] if method == "HEAD" else [answer]
 
 
 def _error(code: str, message: str, request_id: str) -> dict[str, Any]:
     return {"success": False, "error": {"code": code, "message": message, "request_id": request_id}}
+
+
+def control_body(environ: dict[str, Any], *, read_timeout: float = READ_TIMEOUT_SECONDS) -> bytes:
+    """A control request's body: ``ControlInputError`` when it is over ``MAX_BODY_BYTES`` (a
+    declared length is checked before anything is read), malformed, cut short, or not all there
+    within ``read_timeout`` seconds."""
+    stream = environ.get("wsgi.input")
+    chunked = bool(environ.get("wsgi.input_terminated"))
+    length = (environ.get("CONTENT_LENGTH") or "").strip()
+    if stream is None or (not chunked and not length):
+        return b""
+    if not chunked and not (length.isascii() and length.isdigit()):
+        raise ControlInputError(400, "Content-Length is not a number")
+    if not chunked and int(length) > MAX_BODY_BYTES:
+        raise too_large()
+    connection = environ.get("werkzeug.socket")
+    if connection is not None:
+        # The server closes every connection after its answer, so the timeout can stay.
+        connection.settimeout(read_timeout)
+    wanted = MAX_BODY_BYTES + 1 if chunked else int(length)
+    try:
+        body: bytes = stream.read(wanted)
+    except TimeoutError as exc:
+        raise ControlInputError(400, f"the body did not arrive within {read_timeout:g} s") from exc
+    except OSError as exc:  # a malformed chunk
+        raise ControlInputError(400, f"malformed body: {exc}") from exc
+    if len(body) > MAX_BODY_BYTES:
+        raise too_large()
+    if not chunked and len(body) < wanted:
+        raise ControlInputError(400, "the body ended early")
+    return body
 
 
 def _read_input(environ: dict[str, Any]) -> bytes:
@@ -442,9 +489,12 @@ class EmbeddedAws:
     """moto's server on ``host:port`` in a thread, behind ``FaultInjector`` (as moto's own
     ``ThreadedMotoServer`` runs it, with the middleware added)."""
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 4566) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 4566, *, read_timeout: float = READ_TIMEOUT_SECONDS
+    ) -> None:
         self._host = host
         self._port = port
+        self._read_timeout = read_timeout  # for a control request's body
         self.faults = FaultSet()
         self._server: Any = None
         self._thread: threading.Thread | None = None
@@ -457,7 +507,9 @@ class EmbeddedAws:
         )
         from werkzeug.serving import make_server
 
-        app = FaultInjector(DomainDispatcherApplication(create_backend_app), self.faults)
+        app = FaultInjector(
+            DomainDispatcherApplication(create_backend_app), self.faults, read_timeout=self._read_timeout
+        )
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
         )

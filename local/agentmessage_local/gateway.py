@@ -7,9 +7,14 @@ authorizer, the proxy event to the route's function, and the function's answer m
 failed or malformed one is a 502). Every answer carries ``x-amzn-RequestId`` and is the envelope.
 Paths under ``/_local/`` are the local stack's own control endpoints.
 
+A body over API Gateway's 10 MB is REQUEST_TOO_LARGE; a proxy event over Lambda's 6 MB invoke
+payload limit (a body of a little less, once wrapped in the event) is refused as API Gateway
+refuses it, 413, without invoking the function.
+
 The HTTP server in front refuses, in the envelope, what cannot be a request: a malformed request
 line or header block, an HTTP version other than 1.x (400 ``BAD_REQUEST``), a declared body over
-API Gateway's 10 MB (413, before reading it), a body that does not arrive within the read timeout.
+the limit (413, before reading it), a body that does not arrive within the read timeout. Its
+listen backlog holds a burst of connections (``LISTEN_BACKLOG``) until each gets its thread.
 """
 
 import contextlib
@@ -18,12 +23,14 @@ import secrets
 import sys
 import threading
 import time
+import traceback
 import uuid
 from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from agentmessage_local import control_input
 from agentmessage_local.api_definition import ApiDefinition
 from agentmessage_local.gateway_responses import GatewayResponses
 from agentmessage_local.http_messages import HttpRequest, HttpResponse
@@ -35,7 +42,13 @@ from agentmessage_local.workers import WorkerPool
 
 CONTROL_PREFIX = "/_local/"
 MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
-READ_TIMEOUT_SECONDS = 20.0  # a client silent this long mid-request loses its connection
+# Lambda's limit on a synchronous invoke's payload, the whole proxy event as JSON: "Request must be
+# smaller than 6291456 bytes for the InvokeFunction operation" (RequestEntityTooLargeException, as
+# https://zaccharles.medium.com/deep-dive-lambdas-request-payload-size-limit-2-2-6350c1ae5577
+# quotes it). What API Gateway answers then: gateway_responses' INVOKE_PAYLOAD_TOO_LARGE.
+MAX_INVOKE_PAYLOAD_BYTES = 6 * 1024 * 1024
+READ_TIMEOUT_SECONDS = control_input.READ_TIMEOUT_SECONDS  # a client silent this long is disconnected
+LISTEN_BACKLOG = 1024  # connections the kernel holds until accepted (the system may cap it lower)
 
 ControlHandler = Callable[[HttpRequest], HttpResponse]
 
@@ -57,6 +70,21 @@ def control_error(request: HttpRequest, status: int, code: str, message: str) ->
         [("Content-Type", "application/json"), ("X-Request-Id", request.request_id)],
         json.dumps(body).encode(),
     )
+
+
+def is_control(path: str) -> bool:
+    """Whether ``path`` is one of the local stack's own endpoints rather than the API's."""
+    return path.startswith(CONTROL_PREFIX)
+
+
+def body_limit(path: str) -> int:
+    """The most body a request to ``path`` may carry: API Gateway's, or a control endpoint's."""
+    return control_input.MAX_BODY_BYTES if is_control(path) else MAX_BODY_BYTES
+
+
+def invoke_payload_size(event: Any) -> int:
+    """The bytes of ``event`` as an invoke payload: compact JSON, UTF-8."""
+    return len(json.dumps(event, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 class ApiGateway:
@@ -83,10 +111,11 @@ class ApiGateway:
         }
 
     def handle(self, request: HttpRequest) -> HttpResponse:
-        if request.path.startswith(CONTROL_PREFIX):
-            response = self._control_endpoint(request)
-        else:
-            response = self._api(request)
+        try:
+            response = self._control_endpoint(request) if is_control(request.path) else self._api(request)
+        except Exception:  # a failure of the gateway itself: still an answer, in the envelope
+            traceback.print_exc(file=sys.stderr)
+            response = self._internal_error(request)
         return self._finish(response, request)
 
     def _finish(self, response: HttpResponse, request: HttpRequest) -> HttpResponse:
@@ -94,19 +123,37 @@ class ApiGateway:
         response.set_default_header("x-amz-apigw-id", secrets.token_urlsafe(12)[:16])
         return response
 
-    def reject(self, response_type: str, request: HttpRequest) -> HttpResponse:
-        """A gateway response for a request refused before it is read in full (REQUEST_TOO_LARGE)."""
-        return self._finish(self._responses.render(response_type, request), request)
+    def refuse_body(self, request: HttpRequest, status: int, message: str) -> HttpResponse:
+        """A request refused before its body was read in full: over the limit (413,
+        REQUEST_TOO_LARGE), or malformed, cut short or late (400, DEFAULT_4XX); a control
+        endpoint's in its own envelope."""
+        if is_control(request.path):
+            response = control_error(request, status, "BAD_REQUEST", message)
+        elif status == 413:
+            response = self._responses.render("REQUEST_TOO_LARGE", request)
+        else:
+            response = self._responses.render_status(status, message, request)
+        return self._finish(response, request)
 
     def render_http_error(self, message: str, request: HttpRequest) -> HttpResponse:
         """What the HTTP layer refuses (not a request at all): 400, rendered by DEFAULT_4XX."""
         return self._finish(self._responses.render_status(400, message, request), request)
 
+    def _internal_error(self, request: HttpRequest) -> HttpResponse:
+        if is_control(request.path):
+            return control_error(request, 500, "INTERNAL", "internal error")
+        return self._responses.render_status(500, "internal error", request)
+
     def _control_endpoint(self, request: HttpRequest) -> HttpResponse:
+        """A control endpoint; a path it does not serve, or a method it does not take, is 404 in
+        the envelope, as the API answers a known path with another method."""
         handler = self._control.get((request.method, request.path))
-        if handler is None:
-            return control_error(request, 404, "NOT_FOUND", "no such local control endpoint")
-        return handler(request)
+        if handler is not None:
+            return handler(request)
+        methods = sorted(method for method, path in self._control if path == request.path)
+        if methods:
+            return control_error(request, 404, "NOT_FOUND", f"{request.path} takes {' or '.join(methods)}")
+        return control_error(request, 404, "NOT_FOUND", "no such local control endpoint")
 
     def _api(self, request: HttpRequest) -> HttpResponse:
         stage_prefix = f"/{self.api.stage}/"
@@ -124,7 +171,7 @@ class ApiGateway:
         if route.authorizer is not None:
             decision = self._authorizers[route.authorizer].authorize(
                 request,
-                query=dict(parse_qsl(request.query, keep_blank_values=True)),
+                query=_query_values(request.query),
                 method_arn=method_arn(request, self.api.stage),
                 event=lambda: authorizer_event(
                     request, stage=self.api.stage, resource=route.resource, path_parameters=path_parameters
@@ -140,11 +187,21 @@ class ApiGateway:
             path_parameters=path_parameters,
             authorizer=authorizer_context,
         )
+        if invoke_payload_size(event) > MAX_INVOKE_PAYLOAD_BYTES:
+            return self._responses.render("INVOKE_PAYLOAD_TOO_LARGE", request, route.resource)
         invocation = self._workers[route.function_id].invoke(event, request_id=str(uuid.uuid4()))
         response = proxy_response(invocation.result) if invocation.ok else None
         if response is None:
             return self._responses.render("LAMBDA_PROXY_ERROR", request, route.resource)
         return response
+
+
+def _query_values(query: str) -> dict[str, list[str]]:
+    """Every value of each query string parameter, decoded, in order."""
+    values: dict[str, list[str]] = {}
+    for name, value in parse_qsl(query, keep_blank_values=True):
+        values.setdefault(name, []).append(value)
+    return values
 
 
 def _with_path(request: HttpRequest, path: str) -> HttpRequest:
@@ -186,7 +243,10 @@ def _read_body(handler: BaseHTTPRequestHandler, limit: int) -> bytes:
         chunks: list[bytes] = []
         size_so_far = 0
         while True:
-            size = int(handler.rfile.readline(1024).split(b";", 1)[0].strip() or b"0", 16)
+            line = handler.rfile.readline(1024)
+            if not line.endswith(b"\n"):
+                raise ValueError("the body ended early")
+            size = int(line.split(b";", 1)[0].strip(), 16)
             if size < 0:
                 raise ValueError("negative chunk size")
             if size == 0:
@@ -200,7 +260,8 @@ def _read_body(handler: BaseHTTPRequestHandler, limit: int) -> bytes:
             if len(chunk) != size:
                 raise ValueError("the body ended early")
             chunks.append(chunk)
-            handler.rfile.readline(1024)
+            if handler.rfile.readline(1024) not in (b"\r\n", b"\n"):
+                raise ValueError("a chunk does not end where its size says")
     length = declared_length(handler)
     if not length:
         return b""
@@ -210,6 +271,15 @@ def _read_body(handler: BaseHTTPRequestHandler, limit: int) -> bytes:
     if len(body) != length:
         raise ValueError("the body ended early")
     return body
+
+
+class GatewayServer(ThreadingHTTPServer):
+    """A thread per connection, and a listen backlog for a burst of them: with ``socketserver``'s
+    default of 5, the clients of a burst beyond it wait for a retry of their connection, or are
+    reset, until the first are accepted."""
+
+    request_queue_size = LISTEN_BACKLOG
+    daemon_threads = True
 
 
 def make_server(
@@ -263,16 +333,18 @@ def make_server(
         def _serve(self) -> None:
             started = time.monotonic()
             target = urlsplit(self.path)
+            limit = body_limit(target.path)
             try:
-                body = _read_body(self, MAX_BODY_BYTES)
+                body = _read_body(self, limit)
             except BodyTooLarge:
-                # The body is left unread, so the connection cannot carry another request.
-                self.close_connection = True
-                response = gateway.reject("REQUEST_TOO_LARGE", self._request(target.path, target.query, b""))
-                self._send(response, close=True)
+                self._refuse_body(target.path, target.query, 413, f"the body is over {limit} bytes")
                 return
-            except (ValueError, TimeoutError) as exc:
-                self.send_error(400, f"malformed or incomplete body: {exc}")
+            except TimeoutError:
+                message = f"the body did not arrive within {read_timeout:g} s"
+                self._refuse_body(target.path, target.query, 400, message)
+                return
+            except ValueError as exc:
+                self._refuse_body(target.path, target.query, 400, f"malformed or incomplete body: {exc}")
                 return
             response = gateway.handle(self._request(target.path, target.query, body))
             self._send(response)
@@ -282,6 +354,15 @@ def make_server(
                 file=sys.stderr,
                 flush=True,
             )
+
+        def _refuse_body(self, path: str, query: str, status: int, message: str) -> None:
+            """Answer a request whose body was not read in full, and close the connection: what
+            is left of the body cannot be told from the next request."""
+            print(f"gateway: refused: {status} {message}", file=sys.stderr, flush=True)
+            self.close_connection = True
+            response = gateway.refuse_body(self._request(path, query, b""), status, message)
+            with contextlib.suppress(OSError):  # the client may be gone
+                self._send(response, close=True)
 
         def _send(self, response: HttpResponse, *, close: bool = False) -> None:
             self.send_response(response.status)
@@ -330,9 +411,7 @@ def make_server(
         def log_message(self, format: str, *args: Any) -> None:
             pass  # one line per request is printed by _serve
 
-    server = ThreadingHTTPServer((host, port), Handler)
-    server.daemon_threads = True
-    return server
+    return GatewayServer((host, port), Handler)
 
 
 def serve_in_background(server: ThreadingHTTPServer) -> threading.Thread:

@@ -20,6 +20,9 @@ class ResponseType:
     status: int
     message: str  # API Gateway's default message
     error_type: str  # its x-amzn-ErrorType header
+    # The gateway response type that renders it, when its name here is not one (several refusals
+    # share a type); None: its own name, or DEFAULT_4XX/DEFAULT_5XX when the template lacks it.
+    rendered_as: str | None = None
 
 
 RESPONSE_TYPES: Mapping[str, ResponseType] = {
@@ -39,6 +42,14 @@ RESPONSE_TYPES: Mapping[str, ResponseType] = {
     # A Lambda proxy integration whose function failed, or answered something malformed: 502,
     # with no response type of its own, so DEFAULT_5XX renders it.
     "LAMBDA_PROXY_ERROR": ResponseType(502, "Internal server error", "InternalServerErrorException"),
+    # A proxy event over Lambda's invoke payload limit (6 MB), which Lambda refuses
+    # (RequestEntityTooLargeException): API Gateway answers it itself, not as an integration
+    # failure: 413 {"message": "Request Too Long"}, x-amzn-ErrorType BadRequestException, as a
+    # REST API with a Lambda proxy integration answered an upload between 6 and 10 MB
+    # (https://github.com/koki-develop/lgtm-generator/issues/10). Rendered as REQUEST_TOO_LARGE.
+    "INVOKE_PAYLOAD_TOO_LARGE": ResponseType(
+        413, "Request Too Long", "BadRequestException", rendered_as="REQUEST_TOO_LARGE"
+    ),
 }
 
 _CONTEXT_VARIABLE = re.compile(r"\$(?:\{context\.([A-Za-z.]+)\}|context\.([A-Za-z][A-Za-z.]*[A-Za-z]))")
@@ -54,14 +65,19 @@ class GatewayResponses:
         return self._render(response_type, RESPONSE_TYPES[response_type], request, resource_path)
 
     def render_status(self, status: int, message: str, request: HttpRequest) -> HttpResponse:
-        """An error with no response type of its own (an HTTP request that cannot be parsed):
-        DEFAULT_4XX or DEFAULT_5XX, keeping ``status``."""
-        response_type = "DEFAULT_4XX" if status < 500 else "DEFAULT_5XX"
-        return self._render(response_type, ResponseType(status, message, "BadRequestException"), request, "")
+        """An error with no response type of its own (an HTTP request that cannot be parsed, a
+        failure of the gateway itself): DEFAULT_4XX or DEFAULT_5XX, keeping ``status``."""
+        if status < 500:
+            return self._render(
+                "DEFAULT_4XX", ResponseType(status, message, "BadRequestException"), request, ""
+            )
+        kind = ResponseType(status, message, "InternalServerErrorException")
+        return self._render("DEFAULT_5XX", kind, request, "")
 
     def _render(
         self, response_type: str, kind: ResponseType, request: HttpRequest, resource_path: str
     ) -> HttpResponse:
+        response_type = kind.rendered_as or response_type
         definition = self._definition(response_type, kind.status)
         status = int(definition.get("StatusCode", kind.status)) if definition else kind.status
         context = {

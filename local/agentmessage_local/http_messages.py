@@ -17,11 +17,12 @@ class HttpRequest:
 
     def header(self, name: str) -> str | None:
         """The last value of a header (names are case-insensitive), as API Gateway keeps it."""
-        found = None
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                found = value
-        return found
+        values = self.header_values(name)
+        return values[-1] if values else None
+
+    def header_values(self, name: str) -> tuple[str, ...]:
+        """Every value of a header, in the order received, whatever the case of its name."""
+        return tuple(value for key, value in self.headers if key.lower() == name.lower())
 
 
 @dataclass

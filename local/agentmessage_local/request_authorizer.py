@@ -4,7 +4,10 @@
   without calling the authorizer.
 - The authorizer's output (policy, principal, context) is cached by the identity source values
   for ``ReauthorizeEvery`` seconds (0: no cache); a cached policy is evaluated again against
-  each request's method ARN, so one wildcard Allow serves every route.
+  each request's method ARN, so one wildcard Allow serves every route. The cache key holds every
+  value of each identity source (a header's values under any case of its name, in order), the
+  values the authorizer reads from ``multiValueHeaders``: a result cached for one
+  ``Authorization`` value never serves a request that carries another beside it.
 - An exception whose message is ``Unauthorized`` is a 401; a policy that does not allow the
   method ARN (or explicitly denies it) a 403; any other failure, or an output without a valid
   policy, is ``AUTHORIZER_CONFIGURATION_ERROR`` (API Gateway's AuthorizerConfigurationException).
@@ -12,7 +15,7 @@
 
 import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,9 @@ from agentmessage_local.workers import Invoker
 # or returned no valid policy): AUTHORIZER_CONFIGURATION_ERROR, whose x-amzn-ErrorType is
 # AuthorizerConfigurationException, as API Gateway reports it.
 AUTHORIZER_ERROR = "AUTHORIZER_CONFIGURATION_ERROR"
+
+# The authorizer cache's key: every value of each identity source, in the template's order.
+Identity = tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True)
@@ -102,22 +108,23 @@ class RequestAuthorizer:
         self._config = config
         self._worker = worker
         self._clock = clock
-        self._cache: dict[tuple[str, ...], tuple[float, _Output]] = {}
+        self._cache: dict[Identity, tuple[float, _Output]] = {}
         self._lock = threading.Lock()
 
-    def identity(self, request: HttpRequest, query: dict[str, str]) -> tuple[str, ...] | None:
-        """The identity source values, or ``None`` when one is missing or empty."""
-        values = [request.header(name) for name in self._config.identity_headers]
-        values += [query.get(name) for name in self._config.identity_query_strings]
-        if not all(values):
+    def identity(self, request: HttpRequest, query: Mapping[str, Sequence[str]]) -> Identity | None:
+        """Every value of each identity source (a header under any case of its name, a query
+        string parameter), or ``None`` when a source has no value that is not empty."""
+        sources = [request.header_values(name) for name in self._config.identity_headers]
+        sources += [tuple(query.get(name, ())) for name in self._config.identity_query_strings]
+        if not all(any(values) for values in sources):
             return None
-        return tuple(value for value in values if value)
+        return tuple(sources)
 
     def authorize(
         self,
         request: HttpRequest,
         *,
-        query: dict[str, str],
+        query: Mapping[str, Sequence[str]],
         method_arn: str,
         event: Callable[[], dict[str, Any]],
     ) -> Allowed | Refused:
@@ -144,7 +151,7 @@ class RequestAuthorizer:
             {**output.context, "principalId": output.principal_id, "integrationLatency": latency_ms}
         )
 
-    def _cached(self, identity: tuple[str, ...]) -> _Output | None:
+    def _cached(self, identity: Identity) -> _Output | None:
         with self._lock:
             entry = self._cache.get(identity)
             if entry is None:
@@ -155,7 +162,7 @@ class RequestAuthorizer:
                 return None
             return output
 
-    def _remember(self, identity: tuple[str, ...], output: _Output) -> None:
+    def _remember(self, identity: Identity, output: _Output) -> None:
         if self._config.ttl_seconds <= 0:
             return
         with self._lock:

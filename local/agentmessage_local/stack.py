@@ -7,7 +7,6 @@ dispatch queue feeds the dispatcher, due one-time schedules fire, the sweeper ru
 ``stop`` ends all of it.
 """
 
-import json
 import logging
 import os
 import sys
@@ -26,15 +25,17 @@ from agentmessage.domain.message import Mode
 from agentmessage.integration.api_keys_table import DynamoKeyStore
 from agentmessage_local.api_definition import load_api
 from agentmessage_local.api_keys import create_key
+from agentmessage_local.control_input import ControlInputError, json_object
 from agentmessage_local.faults import EmbeddedAws
 from agentmessage_local.gateway import ApiGateway, control_error, control_ok, make_server, serve_in_background
 from agentmessage_local.http_messages import HttpRequest, HttpResponse
 from agentmessage_local.resources import REGION, Stack, create_stack
 from agentmessage_local.sample_events import sample_key, store_sample_key
+from agentmessage_local.sqs_event_source import QueueEventSource, event_maximum_concurrency, poller_count
 from agentmessage_local.stack_clock import StackClock
 from agentmessage_local.state import LocalState
 from agentmessage_local.template import FunctionSpec, functions, load_template, resources
-from agentmessage_local.triggers import OneTimeSchedules, QueueEventSource, RateSchedule, rate_seconds
+from agentmessage_local.triggers import OneTimeSchedules, RateSchedule, rate_seconds
 from agentmessage_local.workers import (
     FunctionWorker,
     ScalingFunction,
@@ -179,7 +180,8 @@ class LocalStack:
     def _start_triggers(
         self, session: boto3.session.Session, endpoint_url: str, stack: Stack, specs: dict[str, FunctionSpec]
     ) -> None:
-        """A thread per trigger: each function's SQS and rate events, and the one-time schedules."""
+        """A thread per trigger (an SQS event's pollers run in threads of their own): each
+        function's SQS and rate events, and the one-time schedules."""
         assert self._workers is not None
         sqs = session.client("sqs", endpoint_url=endpoint_url)
         queue_urls = {
@@ -204,6 +206,9 @@ class LocalStack:
                         batching_window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
                         report_batch_item_failures="ReportBatchItemFailures"
                         in props.get("FunctionResponseTypes", []),
+                        pollers=poller_count(
+                            event_maximum_concurrency(props, stack), concurrency_limit(spec)
+                        ),
                     )
                     runners.append(source.run)
                 elif event.get("Type") in ("Schedule", "ScheduleV2"):
@@ -288,11 +293,14 @@ class LocalStack:
         def move_clock(request: HttpRequest) -> HttpResponse:
             expected = 'expected {"advance_seconds": <seconds, a finite number >= 0>}'
             try:
-                body = json.loads(request.body or b"{}")  # NaN and Infinity parse: advance() refuses them
-            except ValueError:
-                return control_error(request, 400, "BAD_REQUEST", f"not JSON: {expected}")
-            if not isinstance(body, dict) or set(body) - {"advance_seconds"}:
-                return control_error(request, 400, "BAD_REQUEST", expected)
+                body = json_object(request.body, empty={})  # NaN and Infinity parse: advance() refuses them
+            except ControlInputError as exc:
+                return control_error(request, exc.status, "BAD_REQUEST", f"{exc}: {expected}")
+            unknown = sorted(set(body) - {"advance_seconds"})
+            if unknown:
+                return control_error(
+                    request, 400, "BAD_REQUEST", f"unknown fields: {', '.join(unknown)}: {expected}"
+                )
             try:
                 return control_ok(request, self.advance_clock(body.get("advance_seconds", 0)))
             except ValueError as exc:

@@ -1,11 +1,6 @@
-"""What invokes functions besides the gateway, as AWS would: each runs in its own thread.
+"""The schedules, as AWS runs them, each in its own thread (the SQS event sources, the other
+triggers, are ``sqs_event_source``'s).
 
-- ``QueueEventSource``: an SQS event source mapping. It receives up to ``BatchSize`` messages,
-  waiting up to ``MaximumBatchingWindowInSeconds`` to fill a batch, invokes the function, and
-  deletes every record not listed in ``batchItemFailures`` (all of them when the function
-  failed or answered an invalid list). Failed records become visible again after
-  ``retry_delay_seconds`` rather than the queue's visibility timeout, so retries happen locally
-  in seconds; the queue's redrive policy still moves a record to its dead-letter queue.
 - ``OneTimeSchedules``: EventBridge Scheduler for the project's schedule groups. Each enabled
   ``at(...)`` schedule whose time has come, by the stack's clock, has its ``Target.Input`` sent to
   its target queue, and is deleted when ``ActionAfterCompletion`` is ``DELETE``.
@@ -13,13 +8,11 @@
   expression, invoked with a scheduled event every period.
 """
 
-import base64
 import contextlib
 import json
 import re
 import sys
 import threading
-import time
 import uuid
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -35,149 +28,12 @@ from agentmessage_local.workers import Invocation, Invoker
 if TYPE_CHECKING:
     from mypy_boto3_scheduler import EventBridgeSchedulerClient
     from mypy_boto3_sqs import SQSClient
-    from mypy_boto3_sqs.type_defs import MessageTypeDef
 
-RETRY_DELAY_SECONDS = 2
 SCHEDULE_POLL_SECONDS = 1.0
-_LONG_POLL_SECONDS = 1  # how long a receive may wait: also how fast the poller notices a stop
 
 
 def _log(text: str) -> None:
     print(f"triggers: {text}", file=sys.stderr, flush=True)
-
-
-def _sqs_record(message: "MessageTypeDef", queue_arn: str) -> dict[str, Any]:
-    """One record of an SQS event, from a ReceiveMessage answer."""
-    attributes: dict[str, Any] = {}
-    for name, value in message.get("MessageAttributes", {}).items():
-        binary = value.get("BinaryValue")
-        attributes[name] = {
-            "stringValue": value.get("StringValue"),
-            "binaryValue": base64.b64encode(binary).decode() if binary is not None else None,
-            "stringListValues": list(value.get("StringListValues", [])),
-            "binaryListValues": [base64.b64encode(b).decode() for b in value.get("BinaryListValues", [])],
-            "dataType": value.get("DataType"),
-        }
-    record: dict[str, Any] = {
-        "messageId": message["MessageId"],
-        "receiptHandle": message["ReceiptHandle"],
-        "body": message.get("Body", ""),
-        "attributes": dict(message.get("Attributes", {})),
-        "messageAttributes": attributes,
-        "md5OfBody": message.get("MD5OfBody", ""),
-        "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn,
-        "awsRegion": REGION,
-    }
-    if "MD5OfMessageAttributes" in message:
-        record["md5OfMessageAttributes"] = message["MD5OfMessageAttributes"]
-    return record
-
-
-def failed_message_ids(invocation: Invocation, batch_ids: set[str], report_failures: bool) -> set[str]:
-    """The records to retry, as Lambda reads a function's answer to an SQS batch."""
-    if not invocation.ok:
-        return set(batch_ids)
-    if not report_failures or not invocation.result:
-        return set()
-    if not isinstance(invocation.result, dict):
-        return set(batch_ids)
-    failures = invocation.result.get("batchItemFailures")
-    if not failures:
-        return set()
-    if not isinstance(failures, list):
-        return set(batch_ids)
-    failed = set()
-    for failure in failures:
-        identifier = failure.get("itemIdentifier") if isinstance(failure, dict) else None
-        if not isinstance(identifier, str) or identifier not in batch_ids:
-            return set(batch_ids)  # an invalid answer fails the whole batch
-        failed.add(identifier)
-    return failed
-
-
-class QueueEventSource:
-    def __init__(
-        self,
-        *,
-        sqs: "SQSClient",
-        worker: Invoker,
-        queue_url: str,
-        queue_arn: str,
-        batch_size: int = 10,
-        batching_window_seconds: float = 0,
-        report_batch_item_failures: bool = False,
-        retry_delay_seconds: int = RETRY_DELAY_SECONDS,
-    ) -> None:
-        self._sqs = sqs
-        self._worker = worker
-        self._queue_url = queue_url
-        self._queue_arn = queue_arn
-        self._batch_size = batch_size
-        self._window = batching_window_seconds
-        self._report_failures = report_batch_item_failures
-        self._retry_delay = retry_delay_seconds
-
-    def run(self, stop: threading.Event) -> None:
-        while not stop.is_set():
-            try:
-                self.poll(stop)
-            except Exception as exc:  # the poller outlives any one failure, as Lambda's does
-                if stop.is_set():
-                    return
-                _log(f"{self._worker.spec.logical_id}: poll failed: {type(exc).__name__}: {exc}")
-                stop.wait(1)
-
-    def poll(self, stop: threading.Event) -> int:
-        """Receive one batch and deliver it; the number of records delivered."""
-        batch = self._receive(self._batch_size, _LONG_POLL_SECONDS)
-        if not batch:
-            return 0
-        window_ends = time.monotonic() + self._window
-        while len(batch) < self._batch_size and time.monotonic() < window_ends and not stop.is_set():
-            more = self._receive(self._batch_size - len(batch), 0)
-            batch.extend(more)
-            if not more:
-                stop.wait(0.05)
-        self._deliver(batch)
-        return len(batch)
-
-    def _receive(self, count: int, wait_seconds: int) -> list["MessageTypeDef"]:
-        response = self._sqs.receive_message(
-            QueueUrl=self._queue_url,
-            MaxNumberOfMessages=min(count, 10),
-            WaitTimeSeconds=wait_seconds,
-            MessageSystemAttributeNames=["All"],
-            MessageAttributeNames=["All"],
-        )
-        return list(response.get("Messages", []))
-
-    def _deliver(self, batch: list["MessageTypeDef"]) -> None:
-        invocation = self._worker.invoke({"Records": [_sqs_record(m, self._queue_arn) for m in batch]})
-        ids = {m["MessageId"] for m in batch}
-        failed = failed_message_ids(invocation, ids, self._report_failures)
-        done = [m for m in batch if m["MessageId"] not in failed]
-        for start in range(0, len(done), 10):
-            self._sqs.delete_message_batch(
-                QueueUrl=self._queue_url,
-                Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                    for i, m in enumerate(done[start : start + 10])
-                ],
-            )
-        for message in batch:
-            if message["MessageId"] in failed:
-                self._sqs.change_message_visibility(
-                    QueueUrl=self._queue_url,
-                    ReceiptHandle=message["ReceiptHandle"],
-                    VisibilityTimeout=self._retry_delay,
-                )
-        outcome = (
-            ""
-            if invocation.ok
-            else f" (function error: {invocation.error and invocation.error.get('errorType')})"
-        )
-        _log(f"{self._worker.spec.logical_id}: batch of {len(batch)}, {len(failed)} to retry{outcome}")
 
 
 _AT = re.compile(r"^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$")

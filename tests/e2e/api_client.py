@@ -3,7 +3,7 @@
 import http.client
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,6 +67,25 @@ class ApiClient:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
         try:
             connection.request(method, path, body=raw_body, headers=sent)
+            response = connection.getresponse()
+            payload = response.read()
+            answer_headers = {name.lower(): value for name, value in response.getheaders()}
+        finally:
+            connection.close()
+        return HttpAnswer(status=response.status, headers=answer_headers, body=json.loads(payload or b"null"))
+
+    def request_with_headers(
+        self, method: str, path: str, headers: Sequence[tuple[str, str]], *, raw_body: bytes | None = None
+    ) -> HttpAnswer:
+        """A request with its headers sent as listed: a name may repeat, in any case."""
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=30)
+        try:
+            connection.putrequest(method, path)
+            for name, value in headers:
+                connection.putheader(name, value)
+            if raw_body is not None:
+                connection.putheader("Content-Length", str(len(raw_body)))
+            connection.endheaders(raw_body)
             response = connection.getresponse()
             payload = response.read()
             answer_headers = {name.lower(): value for name, value in response.getheaders()}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.api_client import ApiClient
+from tests.e2e.api_client import ApiClient, Faults
 from tests.e2e.local_stack import LocalStackProcess
 
 HERE = Path(__file__).parent
@@ -63,3 +63,14 @@ def org_a(local_stack: LocalStackProcess) -> OrgKey:
 @pytest.fixture(scope="session")
 def org_b(local_stack: LocalStackProcess) -> OrgKey:
     return create_key(local_stack, "org_b")
+
+
+@pytest.fixture
+def faults(local_stack: LocalStackProcess) -> Iterator[Faults]:
+    """The session stack's fault injection, cleared after each test whatever happens."""
+    injection = Faults(local_stack.endpoint_url)
+    injection.clear()
+    try:
+        yield injection
+    finally:
+        injection.clear()

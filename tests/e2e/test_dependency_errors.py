@@ -13,9 +13,6 @@ and handlers turning that into the answer.
 
 import threading
 import uuid
-from collections.abc import Iterator
-
-import pytest
 
 from agentmessage.keys.api_keys import hash_key
 from tests.e2e.api_client import ApiClient, Faults, HttpAnswer, assert_enveloped, assert_error
@@ -25,17 +22,6 @@ from tests.e2e.test_sending import message
 
 # What a stack trace or an exception would leave in a body.
 LEAKS = ("Traceback", 'File "', "Error(", "validation error", "corrupted", "pydantic")
-
-
-@pytest.fixture
-def faults(local_stack: LocalStackProcess) -> Iterator[Faults]:
-    """The session stack's fault injection, cleared after each test whatever happens."""
-    injection = Faults(local_stack.endpoint_url)
-    injection.clear()
-    try:
-        yield injection
-    finally:
-        injection.clear()
 
 
 def test_a_throttled_read_is_503_with_retry_after_once_botocore_gives_up(

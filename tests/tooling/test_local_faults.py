@@ -1,11 +1,14 @@
-"""Fault injection on the local stack's AWS endpoint: the WSGI middleware, with a fake moto behind it."""
+"""Fault injection on the local stack's AWS endpoint: the WSGI middleware, with a fake moto behind it,
+and its control endpoint over HTTP (the embedded endpoint, started by the test on 127.0.0.1)."""
 
 import io
 import json
+import socket
 import threading
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import botocore.session
 import pytest
@@ -13,7 +16,8 @@ from botocore import parsers
 from botocore.awsrequest import HeadersDict
 from botocore.retries.standard import RetryContext, ThrottledRetryableChecker
 
-from agentmessage_local.faults import FaultInjector, identify, parse_fault
+from agentmessage_local.control_input import MAX_BODY_BYTES
+from agentmessage_local.faults import EmbeddedAws, FaultInjector, identify, parse_fault
 
 ITEM = {"org_id": {"S": "org_a"}, "id": {"S": "m1"}, "status": {"S": "queued"}}
 
@@ -277,3 +281,141 @@ def test_without_faults_calls_go_straight_through_unread() -> None:
     stream = env["wsgi.input"]
     assert call(injector, env)[0] == 200
     assert env["wsgi.input"] is stream  # not read and replaced: nothing registered
+
+
+# -- the control endpoint refuses in JSON, whatever it is sent -----------------------------------------
+
+READ_TIMEOUT = 0.5
+
+
+@pytest.fixture(scope="module")
+def endpoint() -> Iterator[tuple[str, int]]:
+    """The embedded AWS endpoint (moto behind the fault injector) on 127.0.0.1, a short read timeout;
+    one for this module's tests, which only refuse faults (and add one the last)."""
+    aws = EmbeddedAws("127.0.0.1", 0, read_timeout=READ_TIMEOUT)
+    aws.start()
+    try:
+        parts = urlsplit(aws.url)
+        yield parts.hostname or "127.0.0.1", parts.port or 80
+    finally:
+        aws.stop()
+
+
+def exchange(
+    endpoint: tuple[str, int], data: bytes, *, close_write: bool = False
+) -> tuple[int, dict[str, str], Any]:
+    """Send ``data`` as is; the answer's status, headers (names lower-cased) and JSON body."""
+    with socket.create_connection(endpoint, timeout=10) as sock:
+        sock.sendall(data)
+        if close_write:
+            sock.shutdown(socket.SHUT_WR)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    status_line, *lines = head.decode("iso-8859-1").split("\r\n")
+    headers = {
+        name.strip().lower(): value.strip() for name, _, value in (line.partition(":") for line in lines)
+    }
+    assert headers["content-type"] == "application/json", received[:500]
+    return int(status_line.split()[1]), headers, json.loads(body)
+
+
+def refusal(answer: tuple[int, dict[str, str], Any]) -> tuple[int, str]:
+    """A refusal in the envelope: its status and code (its request id the header's)."""
+    status, headers, body = answer
+    assert body["success"] is False
+    assert set(body["error"]) == {"code", "message", "request_id"}
+    assert body["error"]["request_id"] == headers["x-request-id"]
+    return status, body["error"]["code"]
+
+
+def post(body: bytes, headers: str = "") -> bytes:
+    if not headers:
+        headers = f"Content-Length: {len(body)}\r\n"
+    return f"POST /_local/faults HTTP/1.1\r\nHost: x\r\n{headers}\r\n".encode() + body
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"not json",
+        b"",
+        b"[]",
+        b'"throttle"',
+        b'{"service": 1, "fault": "throttle"}',
+        b'{"service": "dynamodb", "fault": "throttle", "count": "2"}',
+        b'{"service": "dynamodb", "fault": "delay", "seconds": "1"}',
+        b'{"service": "dynamodb", "fault": "throttle", "colour": "red"}',
+        b'{"service": "dynamodb", "fault": "throttle"',
+        b"\xff\xfe{}",
+        b"[" * 5000,
+    ],
+)
+def test_a_fault_that_is_not_one_is_400_in_json_over_http(endpoint: tuple[str, int], body: bytes) -> None:
+    assert refusal(exchange(endpoint, post(body))) == (400, "BAD_REQUEST")
+
+
+def test_a_fault_body_declared_over_the_limit_is_413_in_json_before_it_is_read(
+    endpoint: tuple[str, int],
+) -> None:
+    # Only the headers are sent: a server that read the body first would wait for it
+    answer = exchange(endpoint, post(b"", f"Content-Length: {MAX_BODY_BYTES + 1}\r\n"))
+    assert refusal(answer) == (413, "BAD_REQUEST")
+
+
+def test_a_chunked_fault_body_over_the_limit_is_413_in_json(endpoint: tuple[str, int]) -> None:
+    size = MAX_BODY_BYTES + 1
+    chunked = f"{size:x}\r\n".encode() + b" " * size + b"\r\n0\r\n\r\n"
+    answer = exchange(endpoint, post(chunked, "Transfer-Encoding: chunked\r\n"))
+    assert refusal(answer) == (413, "BAD_REQUEST")
+
+
+@pytest.mark.parametrize(
+    ("headers", "body"),
+    [
+        ("Content-Length: 100\r\n", b'{"service": "sqs"'),  # less than declared, then the end
+        ("Transfer-Encoding: chunked\r\n", b"zz\r\n{}\r\n0\r\n\r\n"),  # not a chunk size
+        ("Transfer-Encoding: chunked\r\n", b'5\r\n{"ser'),  # the last chunk never comes
+        ("Content-Length: abc\r\n", b"{}"),
+    ],
+)
+def test_a_fault_body_cut_short_or_malformed_is_400_in_json(
+    endpoint: tuple[str, int], headers: str, body: bytes
+) -> None:
+    assert refusal(exchange(endpoint, post(body, headers), close_write=True)) == (400, "BAD_REQUEST")
+
+
+def test_a_fault_body_that_never_arrives_is_400_in_json_after_the_read_timeout(
+    endpoint: tuple[str, int],
+) -> None:
+    # Given a client that declares a body, sends part of it and then nothing (the connection open)
+    answer = exchange(endpoint, post(b'{"service"', "Content-Length: 100\r\n"))
+    # Then the endpoint answers once its read timeout has passed
+    assert refusal(answer) == (400, "BAD_REQUEST")
+    assert "did not arrive" in answer[2]["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("PUT", "/_local/faults"),
+        ("PATCH", "/_local/faults"),
+        ("OPTIONS", "/_local/faults"),
+        ("GET", "/_local/faults/"),
+        ("GET", "/_local/nothing"),
+        ("POST", "/_local/"),
+    ],
+)
+def test_another_method_or_local_path_is_404_in_json(
+    endpoint: tuple[str, int], method: str, path: str
+) -> None:
+    request = f"{method} {path} HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n".encode()
+    assert refusal(exchange(endpoint, request)) == (404, "NOT_FOUND")
+
+
+def test_the_endpoint_still_takes_a_good_fault_after_refusing_bad_ones(endpoint: tuple[str, int]) -> None:
+    exchange(endpoint, post(b"not json"))
+    body = json.dumps({"service": "sqs", "fault": "throttle"}).encode()
+    status, _, answer = exchange(endpoint, post(body))
+    assert (status, answer["success"], answer["data"]["service"]) == (201, True, "sqs")

@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 
 from agentmessage_local.api_definition import load_api
-from agentmessage_local.gateway import ApiGateway
+from agentmessage_local.gateway import ApiGateway, control_ok
 from agentmessage_local.http_messages import HttpRequest, HttpResponse
-from agentmessage_local.request_authorizer import policy_allows
+from agentmessage_local.request_authorizer import RequestAuthorizer, policy_allows
 from agentmessage_local.resources import planned_stack
 from agentmessage_local.stack_clock import StackClock
 from agentmessage_local.template import FunctionSpec, functions
 from agentmessage_local.throttling import MethodSetting, StageThrottle
-from agentmessage_local.triggers import at_time, failed_message_ids, rate_seconds
+from agentmessage_local.triggers import at_time, rate_seconds
 from agentmessage_local.workers import Invocation, WorkerPool
 
 GOOD = "Bearer am_test_good"
@@ -311,21 +311,6 @@ def test_an_explicit_deny_wins_over_an_allow() -> None:
     assert not policy_allows((), arn)
 
 
-def test_sqs_batch_answers_are_read_as_lambda_reads_them() -> None:
-    ids = {"a", "b"}
-    failures = {"batchItemFailures": [{"itemIdentifier": "b"}]}
-    assert failed_message_ids(Invocation(result=failures), ids, True) == {"b"}
-    assert failed_message_ids(Invocation(result={"batchItemFailures": []}), ids, True) == set()
-    assert failed_message_ids(Invocation(result=None), ids, True) == set()
-    assert (
-        failed_message_ids(Invocation(result={"batchItemFailures": [{"itemIdentifier": "zz"}]}), ids, True)
-        == ids
-    )
-    assert failed_message_ids(Invocation(result={"batchItemFailures": [{"id": "a"}]}), ids, True) == ids
-    assert failed_message_ids(Invocation(error={"errorType": "X", "errorMessage": ""}), ids, True) == ids
-    assert failed_message_ids(Invocation(result=failures), ids, False) == set()  # not reporting: all done
-
-
 def test_schedule_expressions() -> None:
     assert at_time("at(2026-05-02T15:00:00)", "UTC") == datetime(2026, 5, 2, 15, tzinfo=UTC)
     assert at_time("at(2026-05-02T15:00:00)", "Europe/Paris") == datetime(2026, 5, 2, 13, tzinfo=UTC)
@@ -409,3 +394,190 @@ def test_an_unknown_local_endpoint_is_404_in_the_envelope() -> None:
     for method, path in [("GET", "/_local/nothing"), ("DELETE", "/_local/clock"), ("GET", "/_local/")]:
         response = stack.request(method, path)
         assert envelope_error(response) == (404, "NOT_FOUND")
+
+
+def control_gateway(handlers: dict[tuple[str, str], Any]) -> ApiGateway:
+    stack = Stack()
+    return ApiGateway(stack.gateway.api, WorkerPool(stack.functions), stack.clock, control=handlers)
+
+
+def test_another_method_on_a_local_endpoint_is_404_naming_the_methods_it_takes() -> None:
+    # Given a control endpoint that takes GET and POST
+    gateway = control_gateway({("GET", "/_local/clock"): ok_control, ("POST", "/_local/clock"): ok_control})
+    # When it is sent DELETE, PUT or OPTIONS
+    for method in ("DELETE", "PUT", "OPTIONS"):
+        response = gateway.handle(request_with_method(method, "/_local/clock"))
+        # Then it is 404 in the envelope, as the API answers a known path with another method
+        assert envelope_error(response) == (404, "NOT_FOUND")
+        assert json.loads(response.body)["error"]["message"] == "/_local/clock takes GET or POST"
+
+
+def test_a_local_endpoint_that_fails_is_a_500_in_the_envelope() -> None:
+    def broken(_: HttpRequest) -> HttpResponse:
+        raise RuntimeError("a bug")
+
+    gateway = control_gateway({("GET", "/_local/clock"): broken})
+    assert envelope_error(gateway.handle(request_with_method("GET", "/_local/clock"))) == (500, "INTERNAL")
+
+
+def ok_control(request: HttpRequest) -> HttpResponse:
+    return control_ok(request, {})
+
+
+def request_with_method(method: str, path: str) -> HttpRequest:
+    return HttpRequest(
+        method=method,
+        path=path,
+        query="",
+        headers=(),
+        body=b"",
+        source_ip="127.0.0.1",
+        request_id=str(uuid.uuid4()),
+        received_at=StackClock().now(),
+    )
+
+
+# -- the authorizer cache and more than one Authorization value ---------------------------------------------
+
+
+def authorization_values(event: dict[str, Any]) -> list[str]:
+    """Every Authorization value of an event's multiValueHeaders, whatever the case of the name."""
+    return [
+        value
+        for name, values in event["multiValueHeaders"].items()
+        if name.lower() == "authorization"
+        for value in values
+    ]
+
+
+def single_key_authorizer(event: dict[str, Any]) -> Invocation:
+    """The authorizer's rule: one Authorization value across all cases of the name, and a known key."""
+    values = authorization_values(event)
+    if values == [GOOD]:
+        return allow()
+    return Invocation(error={"errorType": "Unauthorized", "errorMessage": "Unauthorized"})
+
+
+def request_with(headers: tuple[tuple[str, str], ...], query: str = "") -> HttpRequest:
+    return HttpRequest(
+        method="GET",
+        path="/v1/messages/a",
+        query=query,
+        headers=headers,
+        body=b"",
+        source_ip="127.0.0.1",
+        request_id=str(uuid.uuid4()),
+        received_at=StackClock().now(),
+    )
+
+
+def test_the_authorizer_cache_key_holds_every_value_of_the_identity_header_whatever_its_case() -> None:
+    # Given the template's authorizer, whose identity source is the Authorization header
+    stack = Stack()
+    config = stack.gateway.api.authorizers["KeyAuthorizer"]
+    assert config.identity_headers == ("Authorization",)
+    key_authorizer = RequestAuthorizer(config, stack.functions["AuthorizerFunction"], stack.clock)
+    # When identities are read from requests with one value, the same value twice, and two cases
+    one = key_authorizer.identity(request_with((("Authorization", GOOD),)), {})
+    twice = key_authorizer.identity(request_with((("Authorization", GOOD), ("Authorization", GOOD))), {})
+    two_cases = key_authorizer.identity(
+        request_with((("Authorization", GOOD), ("authorization", "Bearer x"))), {}
+    )
+    lower = key_authorizer.identity(request_with((("authorization", GOOD),)), {})
+    # Then each value counts, in order, and only a single value is the single key's identity
+    assert one == lower == ((GOOD,),)
+    assert twice == ((GOOD, GOOD),)
+    assert two_cases == ((GOOD, "Bearer x"),)
+    assert len({one, twice, two_cases}) == 3
+    # And a request with no value, or only empty ones, has no identity (401 without the authorizer)
+    assert key_authorizer.identity(request_with(()), {}) is None
+    assert key_authorizer.identity(request_with((("Authorization", ""), ("authorization", ""))), {}) is None
+
+
+@pytest.mark.parametrize(
+    "second",
+    [("Authorization", GOOD), ("authorization", GOOD), ("AUTHORIZATION", "Bearer other")],
+)
+def test_a_cached_allow_never_serves_a_request_with_a_second_authorization_value(
+    second: tuple[str, str],
+) -> None:
+    # Given a good key whose Allow is cached
+    stack = Stack(AuthorizerFunction=single_key_authorizer)
+    assert stack.request("GET", "/v1/messages/a").status == 200
+    assert len(stack.events("AuthorizerFunction")) == 1
+    # When a request carries that key and a second Authorization value
+    response = stack.request("GET", "/v1/messages/a", headers=(second,))
+    # Then the cache does not answer it: the authorizer sees both values (as API Gateway sends
+    # them, in multiValueHeaders) and refuses, so the request is 401 and reaches no function
+    assert envelope_error(response) == (401, "UNAUTHORIZED")
+    first, again = stack.events("AuthorizerFunction")
+    assert authorization_values(first) == [GOOD]
+    assert authorization_values(again) == [GOOD, second[1]]
+    assert len(stack.events("GetMessageFunction")) == 1
+    # And the single key is still served from the cache
+    assert stack.request("GET", "/v1/messages/b").status == 200
+    assert len(stack.events("AuthorizerFunction")) == 2
+
+
+def test_the_authorizer_event_has_every_header_value_in_multi_value_headers() -> None:
+    stack = Stack(AuthorizerFunction=single_key_authorizer)
+    stack.request(
+        "GET", "/v1/messages/a", headers=(("X-Thing", "1"), ("authorization", "Bearer b"), ("X-Thing", "2"))
+    )
+    [event] = stack.events("AuthorizerFunction")
+    assert event["multiValueHeaders"]["Authorization"] == [GOOD]
+    assert event["multiValueHeaders"]["authorization"] == ["Bearer b"]
+    assert event["multiValueHeaders"]["X-Thing"] == ["1", "2"]
+    assert event["headers"]["X-Thing"] == "2"  # the last value, as API Gateway keeps it
+
+
+# -- request sizes: API Gateway's 10 MB, Lambda's 6 MB invoke payload -------------------------------------
+
+SIX_MB = 6 * 1024 * 1024
+
+
+def test_a_proxy_event_over_lambdas_invoke_payload_limit_is_413_and_invokes_nothing() -> None:
+    # Given a body under API Gateway's 10 MB whose proxy event is over Lambda's 6,291,456 bytes
+    stack = Stack()
+    response = stack.request("POST", "/v1/messages", body=b"a" * SIX_MB)
+    # Then API Gateway's own 413 (REQUEST_TOO_LARGE, which the template renders with DEFAULT_4XX)
+    assert envelope_error(response) == (413, "BAD_REQUEST")
+    assert response.header("x-amzn-ErrorType") == "BadRequestException"
+    assert stack.events("SendMessageFunction") == []
+    assert len(stack.events("AuthorizerFunction")) == 1  # refused after the authorizer, as on AWS
+
+
+def test_the_invoke_payload_limit_is_on_the_whole_event_not_the_body() -> None:
+    stack = Stack()
+    # A body well under 6 MB that JSON escaping doubles in the event: refused
+    escaped = stack.request("POST", "/v1/messages", body=b'"' * (SIX_MB // 2 + 1024))
+    assert envelope_error(escaped) == (413, "BAD_REQUEST")
+    # A body a little under 6 MB, with room for the rest of the event: invoked
+    assert stack.request("POST", "/v1/messages", body=b"a" * (SIX_MB - 16 * 1024)).status == 200
+    [event] = stack.events("SendMessageFunction")
+    assert len(event["body"]) == SIX_MB - 16 * 1024
+
+
+def test_a_body_over_10_mb_is_still_api_gateways_request_too_large() -> None:
+    stack = Stack()
+    response = stack.request("POST", "/v1/messages", body=b"a" * (10 * 1024 * 1024 + 1))
+    assert envelope_error(response) == (413, "BAD_REQUEST")
+    assert response.header("x-amzn-ErrorType") == "RequestTooLongException"
+    assert stack.events("AuthorizerFunction") == []
+
+
+def test_a_body_over_the_invoke_limit_without_a_key_is_401_first() -> None:
+    stack = Stack()
+    response = stack.request("POST", "/v1/messages", authorization=None, body=b"a" * SIX_MB)
+    assert envelope_error(response) == (401, "UNAUTHORIZED")
+
+
+# -- a failure of the gateway itself --------------------------------------------------------------------
+
+
+def test_an_exception_in_the_gateway_is_a_500_in_the_envelope() -> None:
+    def broken(_: dict[str, Any]) -> Invocation:
+        raise RuntimeError("a bug")
+
+    stack = Stack(GetMessageFunction=broken)
+    assert envelope_error(stack.request("GET", "/v1/messages/a")) == (500, "INTERNAL")

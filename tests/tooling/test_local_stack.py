@@ -16,6 +16,7 @@ from moto import mock_aws
 from agentmessage.domain.message import Mode
 from agentmessage.integration.api_keys_table import DynamoKeyStore
 from agentmessage.keys.api_keys import hash_key
+from agentmessage_local.control_input import MAX_BODY_BYTES
 from agentmessage_local.http_messages import HttpRequest, HttpResponse
 from agentmessage_local.resources import REGION, create_stack
 from agentmessage_local.sample_events import EVENTS_DIR, sample_key, store_sample_key
@@ -90,8 +91,18 @@ def control(tmp_path: Path) -> tuple[LocalStack, dict[tuple[str, str], Any]]:
         b'{"advance_seconds": "60"}',
         b'{"advance_seconds": true}',
         b'{"seconds": 60}',
+        b'{"advance_seconds": 1, "and": 2}',  # an unknown field beside a good one
+        b'{"advance_seconds": [60]}',
+        b'{"advance_seconds": {"seconds": 60}}',
+        b'{"advance_seconds": null}',
+        b'{"advance_seconds": ' + b"9" * 5000 + b"}",  # past Python's digits for an int
         b"[60]",
+        b'"60"',
+        b"null",
         b"not json",
+        b'{"advance_seconds": 1',  # cut short
+        b"\xff\xfe{}",  # not UTF-8
+        b"[" * 60_000,  # nested past the parser's depth, under the size limit
     ],
 )
 def test_the_clock_endpoint_refuses_a_bad_step_in_the_envelope_and_keeps_working(
@@ -111,6 +122,28 @@ def test_the_clock_endpoint_refuses_a_bad_step_in_the_envelope_and_keeps_working
         endpoints[("POST", "/_local/clock")](request("POST", "/_local/clock", b'{"advance_seconds": 61}'))
     )
     assert (status, moved["success"], moved["data"]["offset_seconds"]) == (200, True, 61.0)
+
+
+def test_the_clock_endpoint_refuses_a_body_over_its_limit_with_413_in_the_envelope(
+    control: tuple[LocalStack, dict[tuple[str, str], Any]],
+) -> None:
+    # Given a body over the control endpoints' limit (a JSON object, padded)
+    stack, endpoints = control
+    body = b'{"advance_seconds": 1' + b" " * MAX_BODY_BYTES + b"}"
+    # When it is posted to the clock
+    status, refused = answer(endpoints[("POST", "/_local/clock")](request("POST", "/_local/clock", body)))
+    # Then it is 413 in the envelope, and the clock did not move
+    assert (status, refused["success"], refused["error"]["code"]) == (413, False, "BAD_REQUEST")
+    assert stack.clock.offset_seconds == 0.0
+
+
+def test_an_empty_body_advances_the_clock_by_nothing(
+    control: tuple[LocalStack, dict[tuple[str, str], Any]],
+) -> None:
+    stack, endpoints = control
+    status, moved = answer(endpoints[("POST", "/_local/clock")](request("POST", "/_local/clock", b" \n")))
+    assert (status, moved["data"]["offset_seconds"]) == (200, 0.0)
+    assert stack.clock.offset_seconds == 0.0
 
 
 # -- scaling out --------------------------------------------------------------------------------
