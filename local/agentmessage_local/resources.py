@@ -25,11 +25,13 @@ REGION = "us-east-1"
 
 @dataclass
 class Stack:
-    """Physical ids by logical id: ``refs`` answers ``!Ref``, ``attributes`` answers ``!GetAtt``."""
+    """Physical ids by logical id: ``refs`` answers ``!Ref``, ``attributes`` answers ``!GetAtt``,
+    ``conditions`` the template's conditions as its parameters decide them."""
 
     prefix: str
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    conditions: dict[str, bool] = field(default_factory=dict)
 
     def resolve(self, value: Any) -> str:
         if isinstance(value, str | int | float):
@@ -40,7 +42,18 @@ class Stack:
             logical_id, attribute = value["Fn::GetAtt"]
             return self.attributes[(logical_id, attribute)]
         if "Fn::Sub" in value:
-            return re.sub(r"\$\{([^}]+)\}", lambda match: self._sub(match.group(1)), value["Fn::Sub"])
+            template, names = value["Fn::Sub"], {}
+            if isinstance(template, list):
+                template, variables = template
+                names = {name: self.resolve(variable) for name, variable in variables.items()}
+            return re.sub(
+                r"\$\{([^}]+)\}",
+                lambda match: names.get(match.group(1)) or self._sub(match.group(1)),
+                template,
+            )
+        if "Fn::If" in value:
+            condition, when_true, when_false = value["Fn::If"]
+            return self.resolve(when_true if self.conditions[condition] else when_false)
         raise ValueError(f"cannot resolve {value!r} locally")
 
     def _sub(self, name: str) -> str:
@@ -49,12 +62,32 @@ class Stack:
             return self.attributes[(logical_id, attribute)]
         return self.refs[name]
 
+    def holds(self, expression: Any, template: dict[str, Any]) -> bool:
+        """A condition's value: ``Fn::Equals``, ``Fn::Not``, ``Fn::And``, ``Fn::Or``, ``Condition``."""
+        if "Condition" in expression:
+            return self.holds(template["Conditions"][expression["Condition"]], template)
+        if "Fn::Equals" in expression:
+            left, right = expression["Fn::Equals"]
+            return self.resolve(left) == self.resolve(right)
+        if "Fn::Not" in expression:
+            return not self.holds(expression["Fn::Not"][0], template)
+        if "Fn::And" in expression:
+            return all(self.holds(each, template) for each in expression["Fn::And"])
+        if "Fn::Or" in expression:
+            return any(self.holds(each, template) for each in expression["Fn::Or"])
+        raise ValueError(f"cannot evaluate the condition {expression!r} locally")
+
     def environment(self, function: FunctionSpec) -> dict[str, str]:
         return {name: self.resolve(value) for name, value in function.environment.items()}
 
     def to_json(self) -> dict[str, Any]:
         attributes = {f"{logical_id}.{name}": value for (logical_id, name), value in self.attributes.items()}
-        return {"prefix": self.prefix, "refs": dict(self.refs), "attributes": attributes}
+        return {
+            "prefix": self.prefix,
+            "refs": dict(self.refs),
+            "attributes": attributes,
+            "conditions": dict(self.conditions),
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Stack":
@@ -62,7 +95,12 @@ class Stack:
         for key, value in data["attributes"].items():
             logical_id, name = key.split(".", 1)
             attributes[(logical_id, name)] = value
-        return cls(prefix=data["prefix"], refs=dict(data["refs"]), attributes=attributes)
+        return cls(
+            prefix=data["prefix"],
+            refs=dict(data["refs"]),
+            attributes=attributes,
+            conditions=dict(data.get("conditions", {})),
+        )
 
 
 def _parameters(stack: Stack, template: dict[str, Any], overrides: dict[str, str]) -> None:
@@ -70,6 +108,12 @@ def _parameters(stack: Stack, template: dict[str, Any], overrides: dict[str, str
         stack.refs[name] = str(overrides.get(name, spec.get("Default", "")))
     stack.refs.update({"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws"})
     stack.refs["AWS::URLSuffix"] = "amazonaws.com"
+    for name, expression in template.get("Conditions", {}).items():
+        stack.conditions[name] = stack.holds(expression, template)
+    # End User Messaging is not emulated: its configuration set is a name only.
+    for logical_id, resource in resources("AWS::SMSVOICE::ConfigurationSet", template).items():
+        if stack.conditions.get(resource.get("Condition", ""), True):
+            stack.refs[logical_id] = stack.resolve(resource["Properties"]["ConfigurationSetName"])
 
 
 def create_stack(
@@ -126,7 +170,24 @@ def create_stack(
     for logical_id in resources("AWS::IAM::Role", template):
         stack.refs[logical_id] = f"{prefix}-{logical_id}"
         stack.attributes[(logical_id, "Arn")] = f"arn:aws:iam::{ACCOUNT}:role/{prefix}-{logical_id}"
+    sns = session.client("sns", endpoint_url=endpoint_url, region_name=REGION)
+    for logical_id in resources("AWS::SNS::Topic", template):
+        # SNS answers an existing topic of the same name
+        stack.refs[logical_id] = sns.create_topic(Name=f"{prefix}-{logical_id}")["TopicArn"]
+        stack.attributes[(logical_id, "TopicName")] = f"{prefix}-{logical_id}"
+    for resource in resources("AWS::SNS::Subscription", template).values():
+        _ensure_subscription(sns, stack, resource["Properties"])
     return stack
+
+
+def _ensure_subscription(sns: Any, stack: Stack, props: dict[str, Any]) -> None:
+    """Subscribe the endpoint to the topic, once (a restart against the same endpoint keeps it)."""
+    topic, endpoint = stack.resolve(props["TopicArn"]), stack.resolve(props["Endpoint"])
+    existing = sns.list_subscriptions_by_topic(TopicArn=topic).get("Subscriptions", [])
+    if any(each.get("Endpoint") == endpoint for each in existing):
+        return
+    attributes = {"RawMessageDelivery": "true" if props.get("RawMessageDelivery") else "false"}
+    sns.subscribe(TopicArn=topic, Protocol=str(props["Protocol"]), Endpoint=endpoint, Attributes=attributes)
 
 
 def _error_code(exc: ClientError) -> str:
@@ -176,4 +237,7 @@ def planned_stack(*, prefix: str = "agentmessage", parameters: dict[str, str] | 
             if kind == "AWS::SQS::Queue":
                 stack.refs[logical_id] = f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{name}"
                 stack.attributes[(logical_id, "QueueName")] = name
+    for logical_id in resources("AWS::SNS::Topic", template):
+        stack.refs[logical_id] = f"arn:aws:sns:{REGION}:{ACCOUNT}:{prefix}-{logical_id}"
+        stack.attributes[(logical_id, "TopicName")] = f"{prefix}-{logical_id}"
     return stack

@@ -30,6 +30,7 @@ NOW = START + timedelta(minutes=10)
 LEASE = NOW + timedelta(minutes=5)
 DUE = NOW + timedelta(minutes=1)
 ERRORS = [MessageError(code="CARRIER_REJECTED", detail="refused")]
+PROVIDER = "p-1"
 
 
 class ReplayingClient:
@@ -127,15 +128,17 @@ def queued(**fields: Any) -> Message:
     return a_message(**(values | fields))
 
 
-def record_sent(repository: MessageRepository, message_id: str, *, delivered: bool) -> Transition:
+def record_sent(repository: MessageRepository, message_id: str) -> Transition:
     return repository.record_sent(
-        ORG,
-        message_id,
-        now=NOW,
-        provider_message_id="p-1",
-        carrier="sandbox",
-        cost=Decimal("0.0079"),
-        delivered=delivered,
+        ORG, message_id, now=NOW, provider_message_id=PROVIDER, carrier="sandbox", cost=Decimal("0.0079")
+    )
+
+
+def receipt(
+    repository: MessageRepository, message_id: str, change: Change, error: MessageError | None = None
+) -> Transition:
+    return repository.record_receipt(
+        ORG, message_id, change, provider_message_id=PROVIDER, at=NOW, error=error
     )
 
 
@@ -146,25 +149,40 @@ WRITES: dict[Change, Callable[[MessageRepository, str], Transition]] = {
     Change.EXPIRE: lambda repository, message_id: repository.expire(ORG, message_id, NOW),
     Change.RELEASE: lambda repository, message_id: repository.release(ORG, message_id, due_at=DUE),
     Change.POSTPONE: lambda repository, message_id: repository.postpone(ORG, message_id, due_at=DUE),
-    Change.RECORD_SENT: lambda repository, message_id: record_sent(repository, message_id, delivered=False),
-    Change.RECORD_DELIVERED: lambda repository, message_id: record_sent(
-        repository, message_id, delivered=True
-    ),
+    Change.RECORD_SENT: lambda repository, message_id: record_sent(repository, message_id),
     Change.RECORD_FAILED: lambda repository, message_id: repository.record_failed(
         ORG, message_id, now=NOW, errors=ERRORS
     ),
+    Change.RECEIPT_DELIVERED: lambda repository, message_id: receipt(
+        repository, message_id, Change.RECEIPT_DELIVERED
+    ),
+    Change.RECEIPT_UNDELIVERED: lambda repository, message_id: receipt(
+        repository, message_id, Change.RECEIPT_UNDELIVERED, MessageError(code="BLOCKED", detail="blocked")
+    ),
+    Change.RECEIPT_UNCONFIRMED: lambda repository, message_id: receipt(
+        repository,
+        message_id,
+        Change.RECEIPT_UNCONFIRMED,
+        MessageError(code="DELIVERY_UNCONFIRMED", detail="?"),
+    ),
 }
-# Changes that receipts will make: no repository write asks for them yet.
-UNWRITTEN = {Change.RECEIPT_DELIVERED, Change.RECEIPT_FAILED}
+RECEIPTS = {Change.RECEIPT_DELIVERED, Change.RECEIPT_UNDELIVERED, Change.RECEIPT_UNCONFIRMED}
 
 
-def in_status(status: Status) -> Message:
-    """A message in ``status`` that meets every condition but the status (expiry: already stale)."""
-    return queued(status=status, valid_until=NOW - timedelta(seconds=1) if status is Status.QUEUED else None)
+def in_status(status: Status, change: Change) -> Message:
+    """A message in ``status`` that meets every condition of ``change`` but the status: already stale
+    for an expiry, sent as the receipt's provider id for a receipt."""
+    if change is Change.EXPIRE:
+        return queued(
+            status=status, valid_until=NOW - timedelta(seconds=1) if status is Status.QUEUED else None
+        )
+    if change in RECEIPTS:
+        return queued(status=status, provider_message_id=PROVIDER, sent_at=START)
+    return queued(status=status)
 
 
 def test_every_change_of_the_status_machine_has_a_write() -> None:
-    assert set(WRITES) | UNWRITTEN == set(Change)
+    assert set(WRITES) == set(Change)
 
 
 def test_a_message_reads_back_as_it_was_stored(store: Store) -> None:
@@ -185,7 +203,7 @@ def test_a_change_is_won_from_its_sources_and_lost_from_any_other_status(
     store: Store, change: Change, status: Status
 ) -> None:
     # Given a message in the status, meeting the change's other conditions
-    message = in_status(status) if change is Change.EXPIRE else queued(status=status)
+    message = in_status(status, change)
     store.given(message)
 
     # When the change is asked for
@@ -242,8 +260,7 @@ def test_a_lease_that_has_passed_lets_the_sweeper_fail_the_send(store: Store) ->
 
 # A write sent twice, its first answer lost: what each must make of the item it already changed.
 RECOGNISED = {
-    Change.CLAIM, Change.RELEASE, Change.POSTPONE, Change.RECORD_SENT, Change.RECORD_DELIVERED,
-    Change.RECORD_FAILED,
+    Change.CLAIM, Change.RELEASE, Change.POSTPONE, Change.RECORD_SENT, Change.RECORD_FAILED, *RECEIPTS,
 }  # fmt: skip
 # These are lost the second time, the message left as the first write made it; the use cases read
 # that as done (a canceled message is answered again, an expired one is left alone).
@@ -260,7 +277,7 @@ def test_a_write_resent_after_its_answer_was_lost_knows_its_own_write(store: Sto
     # Given a message the change applies to, and a write whose first answer will be lost
     edge = CHANGES[change]
     (source,) = edge.sources
-    message = in_status(source) if change is Change.EXPIRE else queued(status=source)
+    message = in_status(source, change)
     store.given(message)
     store.replay_next_write()
 
@@ -311,3 +328,47 @@ def test_the_due_index_holds_live_messages_due_by_now_in_order(store: Store) -> 
         (moment, message.id) for message, moment in zip(due, times, strict=True)
     )
     assert all(entry.status is Status.QUEUED for entry in entries)
+
+
+def test_a_receipt_of_another_send_is_lost(store: Store) -> None:
+    message = queued(status=Status.SENT, provider_message_id="another-send", sent_at=START)
+    store.given(message)
+    outcome = receipt(store.repository, message.id, Change.RECEIPT_DELIVERED)
+    assert outcome == Transition(won=False, message=message)
+
+
+def test_an_unconfirmed_outcome_is_recorded_once_and_a_definite_one_follows_it(store: Store) -> None:
+    message = in_status(Status.SENT, Change.RECEIPT_UNCONFIRMED)
+    store.given(message)
+    unsure = MessageError(code="DELIVERY_UNCONFIRMED", detail="?")
+    assert receipt(store.repository, message.id, Change.RECEIPT_UNCONFIRMED, unsure).won
+    again = store.repository.record_receipt(
+        ORG, message.id, Change.RECEIPT_UNCONFIRMED, provider_message_id=PROVIDER, at=DUE, error=unsure
+    )
+    assert not again.won  # a second unconfirmed report is a duplicate
+    delivered = receipt(store.repository, message.id, Change.RECEIPT_DELIVERED)
+    assert delivered.won
+    assert delivered.message is not None
+    assert (delivered.message.status, delivered.message.errors) == (Status.DELIVERED, ())
+
+
+def test_a_released_message_is_no_longer_known_to_wait_on_the_queue(store: Store) -> None:
+    # Given a message noted as enqueued, then claimed, then refused by the carrier as retryable
+    repository = store.repository
+    message = queued()
+    repository.create(message, due_at=START)
+    assert repository.postpone(ORG, message.id, due_at=START, enqueued_at=START).won
+    assert repository.claim(ORG, message.id, NOW, lease_until=LEASE).won
+
+    # When it is released, due again a minute later
+    assert repository.release(ORG, message.id, due_at=NOW + timedelta(minutes=1)).won
+
+    # Then the due index holds it without an enqueued time: its record is in flight, not in the
+    # queue's backlog, so the sweeper offers it again once it is due rather than waiting on it
+    entries = [
+        entry
+        for shard in range(4)
+        for entry in repository.due(shard, NOW + timedelta(minutes=1), 100, None).entries
+        if entry.id == message.id
+    ]
+    assert [(entry.status, entry.enqueued_at) for entry in entries] == [(Status.QUEUED, None)]

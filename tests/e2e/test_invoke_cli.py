@@ -79,6 +79,11 @@ def test_every_sample_event_gets_a_good_answer(
     # The dispatcher sends the sample message; the gateway then shows it sent to the sample key.
     code, result = invoke(local_stack, "DispatchFunction", EVENTS / "dispatch.json")
     assert (code, result) == (0, {"batchItemFailures": []})
+    assert api.get(SAMPLE_KEY, SAMPLE_MESSAGE_ID).data["status"] in {"sent", "delivered"}
+
+    # Its receipt (the sample's, or the sandbox's own through the stack's receipts queue) delivers it
+    code, result = invoke(local_stack, "ReceiptFunction", EVENTS / "receipt.json")
+    assert (code, result) == (0, {"batchItemFailures": []})
     assert api.get(SAMPLE_KEY, SAMPLE_MESSAGE_ID).data["status"] == "delivered"
 
     code, result = invoke(local_stack, "CancelMessageFunction", EVENTS / "cancel.json")

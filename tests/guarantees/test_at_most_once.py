@@ -17,7 +17,6 @@ import pytest
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
 from agentmessage.carriers.sandbox import SandboxCarrier
-from agentmessage.composition.dispatching import sandbox_carrier
 from agentmessage.domain import clock
 from agentmessage.domain.accept import sweep_due_at
 from agentmessage.domain.dispatch import DispatchPolicy, Outcome, Pricing, dispatch_message
@@ -25,6 +24,7 @@ from agentmessage.domain.status import Status
 from functions.dispatch import app as dispatch_app
 from functions.send import app as send_app
 from tests.guarantees.conftest import World
+from tests.support.containers import dispatcher_sandbox
 from tests.support.events import FakeLambdaContext, authorizer_context, send_event, sqs_event
 from tests.support.fakes import START, FakeClock
 from tests.support.messages import a_message
@@ -71,7 +71,7 @@ def test_at_most_once_under_concurrent_duplicate_deliveries(world: World) -> Non
 
     # A throttled message that no concurrent delivery picked up again is queued: SQS redelivers it
     for message_id, counted in outcomes.items():
-        if Outcome.RETRY in counted and Outcome.DELIVERED not in counted:
+        if Outcome.RETRY in counted and Outcome.SENT not in counted:
             counted[
                 dispatch_message(
                     ORG,
@@ -87,10 +87,10 @@ def test_at_most_once_under_concurrent_duplicate_deliveries(world: World) -> Non
     finals = world.stored_many(ORG, list(outcomes))
     for message_id, counted in outcomes.items():
         assert carrier.times_accepted(message_id) == 1, (message_id, counted)
-        assert counted[Outcome.DELIVERED] == 1, counted
-        assert set(counted) <= {Outcome.DELIVERED, Outcome.SKIPPED, Outcome.RETRY}, counted
+        assert counted[Outcome.SENT] == 1, counted
+        assert set(counted) <= {Outcome.SENT, Outcome.SKIPPED, Outcome.RETRY}, counted
         final = finals[message_id]
-        assert final.status is Status.DELIVERED
+        assert final.status is Status.SENT
         assert final.attempts == (2 if counted[Outcome.RETRY] else 1)
     assert len(carrier.accepted) == MESSAGES
 
@@ -167,10 +167,10 @@ def test_at_most_once_when_a_schedule_fires_twice(world: World, monkeypatch: pyt
         assert dispatch_app.lambda_handler(again, FakeLambdaContext())["batchItemFailures"] == []
 
     # Then every message reached the carrier exactly once
-    sandbox = sandbox_carrier()
+    sandbox = dispatcher_sandbox()
     finals = world.stored_many(ORG, message_ids)
     for message_id in message_ids:
         assert sandbox.times_accepted(message_id) == 1, message_id
-        assert finals[message_id].status is Status.DELIVERED
+        assert finals[message_id].status is Status.SENT
         assert finals[message_id].attempts == 1
         assert finals[message_id].sent_at == START + timedelta(minutes=2)

@@ -105,9 +105,9 @@ def test_cancel_vs_dispatch_race(world: World, capsys: pytest.CaptureFixture[str
         final = finals[trial.message_id]
         accepted = carrier.times_accepted(trial.message_id)
         canceled = trial.canceled is not None
-        sent = trial.outcome is Outcome.DELIVERED
+        sent = trial.outcome is Outcome.SENT
         assert canceled != sent, f"both or neither won: {trial}, final {final.status}"
-        assert trial.outcome in {Outcome.DELIVERED, Outcome.SKIPPED}, trial
+        assert trial.outcome in {Outcome.SENT, Outcome.SKIPPED}, trial
         if canceled:
             assert final.status is Status.CANCELED, trial
             assert accepted == 0, f"a canceled message was handed to the carrier: {trial}"
@@ -115,8 +115,8 @@ def test_cancel_vs_dispatch_race(world: World, capsys: pytest.CaptureFixture[str
             assert final.cost.amount == 0
             cancel_won += 1
         else:
-            assert final.status is Status.DELIVERED, trial
-            assert accepted == 1, f"a delivered message was accepted {accepted} times: {trial}"
+            assert final.status is Status.SENT, trial
+            assert accepted == 1, f"a sent message was accepted {accepted} times: {trial}"
             assert final.canceled_at is None
             dispatch_won += 1
 
@@ -165,10 +165,10 @@ def test_the_race_catches_a_claim_that_is_not_one_conditional_write(world: World
             message = a_message(org_id=ORG, created_at=clock.utc_now())
             repository.create(message, due_at=sweep_due_at(message))
             outcome = race(pool, repository, carrier, message.id, trial)
-            if outcome.canceled is not None and outcome.outcome is Outcome.DELIVERED:
+            if outcome.canceled is not None and outcome.outcome is Outcome.SENT:
                 break
 
     # Then a trial soon shows a message both canceled and handed to the carrier
     assert outcome.canceled is not None
-    assert outcome.outcome is Outcome.DELIVERED
+    assert outcome.outcome is Outcome.SENT
     assert carrier.times_accepted(outcome.message_id) == 1

@@ -113,6 +113,9 @@ class ObservedCarrier:
             raise DispatcherDied()
         return result
 
+    def recorded(self, message: OutboundMessage, result: SendResult) -> None:
+        """The model's carrier reports no receipts: a sent message stays sent."""
+
 
 @dataclass
 class Delivery:
@@ -238,6 +241,9 @@ class Pipeline(RuleBasedStateMachine):
                 self.inflight.remove((at, message_id))
                 self.transport.queue.append(Delivery(message_id, "redelivery"))
             if self.next_sweep <= moment:
+                # The model's dispatcher is instant: it has taken what this moment brought before
+                # the sweeper looks, so the queue holds no backlog a message could be waiting in.
+                self._drain()
                 self._sweep()
                 self.next_sweep += SWEEP_EVERY
             self._drain()

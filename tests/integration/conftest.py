@@ -2,6 +2,7 @@
 tables, queues and the schedule group created from ``infra/template.yaml``."""
 
 import importlib
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -25,6 +26,7 @@ _MODULES = {
     "CancelMessageFunction": "functions.cancel.app",
     "DispatchFunction": "functions.dispatch.app",
     "SweepFunction": "functions.sweep.app",
+    "ReceiptFunction": "functions.receipts.app",
 }
 
 
@@ -91,3 +93,26 @@ def invoke(aws: Aws) -> Callable[[str], Invoke]:
         return call
 
     return for_function
+
+
+@pytest.fixture
+def receipts(aws: Aws, invoke: Callable[[str], Invoke]) -> Callable[[], list[dict[str, Any]]]:
+    """Run the receipt function on what the receipts queue holds, as its event source would; the
+    event records it was given. Records it reports as failed stay on the queue."""
+    from tests.support.events import sqs_event
+    from tests.support.queues import drain
+
+    def run() -> list[dict[str, Any]]:
+        bodies = drain(aws.client("sqs"), aws.stack.refs["ReceiptsQueue"])
+        if bodies:
+            event = sqs_event(bodies, queue_arn=aws.stack.attributes[("ReceiptsQueue", "Arn")])
+            response = invoke("ReceiptFunction")(event)
+            failed = {failure["itemIdentifier"] for failure in response["batchItemFailures"]}
+            for record in event["Records"]:
+                if record["messageId"] in failed:
+                    aws.client("sqs").send_message(
+                        QueueUrl=aws.stack.refs["ReceiptsQueue"], MessageBody=record["body"]
+                    )
+        return [json.loads(body) for body in bodies]
+
+    return run

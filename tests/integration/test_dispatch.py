@@ -4,6 +4,7 @@
 import json
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,13 +12,14 @@ import pytest
 from agentmessage.api.v1.representation import to_v1
 from agentmessage.carriers.base import OutboundMessage, SendResult, TimeLeft, no_time_limit
 from agentmessage.carriers.sandbox import SANDBOX_NUMBERS
-from agentmessage.composition.dispatching import live_carrier, sandbox_carrier
+from agentmessage.composition.dispatching import live_carrier
 from agentmessage.domain.message import Message
 from agentmessage.domain.status import Status
 from agentmessage.integration.messages_table import DynamoMessageRepository
 from agentmessage.integration.time_budget import RECORD_RESERVE
 from functions.dispatch import app as dispatch_app
 from tests.integration.conftest import Aws, Invoke
+from tests.support.containers import dispatcher_sandbox
 from tests.support.events import (
     FakeLambdaContext,
     authorizer_context,
@@ -34,6 +36,9 @@ UNREACHABLE = "+15555550101"
 THROTTLED_ONCE = "+15555550102"
 NO_RECEIPT = "+15555550103"
 OPTED_OUT = "+15555550104"
+UNDELIVERED_UNREACHABLE = "+15555550105"
+UNDELIVERED_BLOCKED = "+15555550106"
+UNCONFIRMED = "+15555550107"
 ANYONE = "+15555550199"
 
 
@@ -75,17 +80,18 @@ def stored(aws: Aws, message_id: str) -> Message:
 
 
 def accepted_count(message_id: str) -> int:
-    return sandbox_carrier().times_accepted(message_id)
+    return dispatcher_sandbox().times_accepted(message_id)
 
 
 # -- delivered --------------------------------------------------------------------------------------
 
 
-def test_an_immediate_message_is_delivered_through_the_sandbox(
+def test_an_immediate_message_is_sent_through_the_sandbox_and_its_receipt_delivers_it(
     aws: Aws,
     invoke: Callable[[str], Invoke],
     send: Callable[..., dict[str, Any]],
     dispatch: Callable[[dict[str, Any]], list[str]],
+    receipts: Callable[[], list[dict[str, Any]]],
     fake_clock: FakeClock,
 ) -> None:
     # Given a message accepted now: queued, unbilled, its dispatch on the queue
@@ -99,16 +105,29 @@ def test_an_immediate_message_is_delivered_through_the_sandbox(
     fake_clock.advance(1.5)
     failures = dispatch(sqs_event(bodies))
 
-    # Then it went to the sandbox once and is delivered, billed one part
+    # Then it went to the sandbox once and is sent, billed one part
     assert failures == []
     assert accepted_count(accepted["id"]) == 1
+    assert stored(aws, accepted["id"]).status is Status.SENT
+
+    # And when the sandbox's receipts (on the receipts queue) reach the receipt function a moment
+    # later, it is delivered: the receipts are End User Messaging's records, with the send's context
+    fake_clock.advance(2)
+    records = receipts()
+    assert [(record["eventType"], record["isFinal"]) for record in records] == [
+        ("TEXT_PENDING", False),
+        ("TEXT_DELIVERED", True),
+    ]
+    assert {json.dumps(record["context"], sort_keys=True) for record in records} == {
+        json.dumps({"message_id": accepted["id"], "org_id": ORG}, sort_keys=True)
+    }
     response = invoke("GetMessageFunction")(
         message_event("GET", accepted["id"], authorizer=authorizer_context(org_id=ORG))
     )
     data = json.loads(response["body"])["data"]
     assert data["status"] == "delivered"
     assert data["sent_at"] == "2026-11-22T06:00:01.500Z"
-    assert data["completed_at"] == "2026-11-22T06:00:01.500Z"
+    assert data["completed_at"] == "2026-11-22T06:00:01.500Z"  # the receipt's own time
     assert data["cost"] == {"amount": "0.0079", "currency": "USD"}
     assert (data["encoding"], data["parts"]) == ("GSM-7", 1)
     assert data["errors"] == []
@@ -151,7 +170,7 @@ def test_the_cost_is_parts_times_the_sms_price(
     dispatch(sqs_event(drain(aws)))
 
     message = stored(aws, accepted["id"])
-    assert message.status is Status.DELIVERED
+    assert message.status is Status.SENT  # billed when handed over
     assert to_v1(message)["cost"] == {"amount": amount, "currency": "USD"}
 
 
@@ -163,17 +182,20 @@ def test_mms_is_billed_at_the_mms_price(
     dispatch(sqs_event(drain(aws)))
 
     message = stored(aws, accepted["id"])
-    assert message.status is Status.DELIVERED
+    assert message.status is Status.SENT
     assert message.parts == 2
     assert to_v1(message)["cost"] == {"amount": "0.0400", "currency": "USD"}
-    assert sandbox_carrier().accepted[-1].media_urls == ("https://example.com/cat.png",)
+    assert dispatcher_sandbox().accepted[-1].media_urls == ("https://example.com/cat.png",)
 
 
 # -- the sandbox table ------------------------------------------------------------------------------
 
 
 def test_the_sandbox_table_is_the_one_tested_here() -> None:
-    assert set(SANDBOX_NUMBERS) == {UNREACHABLE, THROTTLED_ONCE, NO_RECEIPT, OPTED_OUT}
+    assert set(SANDBOX_NUMBERS) == {
+        UNREACHABLE, THROTTLED_ONCE, NO_RECEIPT, OPTED_OUT,
+        UNDELIVERED_UNREACHABLE, UNDELIVERED_BLOCKED, UNCONFIRMED,
+    }  # fmt: skip
 
 
 @pytest.mark.parametrize(
@@ -227,7 +249,7 @@ def test_a_retryable_failure_goes_back_to_the_queue_then_is_delivered(
     fake_clock.advance(180)
     assert dispatch(event) == []
     message = stored(aws, accepted["id"])
-    assert message.status is Status.DELIVERED
+    assert message.status is Status.SENT
     assert message.attempts == 2
     assert to_v1(message)["cost"]["amount"] == "0.0079"
     assert accepted_count(accepted["id"]) == 1
@@ -378,7 +400,7 @@ def test_a_scheduled_message_is_sent_only_from_its_time(
     # When it arrives at its time, it is sent
     fake_clock.set(START + timedelta(minutes=5))
     assert dispatch(sqs_event([body])) == []
-    assert stored(aws, accepted["id"]).status is Status.DELIVERED
+    assert stored(aws, accepted["id"]).status is Status.SENT
     assert accepted_count(accepted["id"]) == 1
 
 
@@ -399,11 +421,14 @@ def test_a_malformed_record_is_dropped_without_failing_the_batch(
 
     assert dispatch(sqs_event(bodies)) == []
 
-    assert stored(aws, accepted["id"]).status is Status.DELIVERED
+    assert stored(aws, accepted["id"]).status is Status.SENT
 
 
 def test_a_batch_of_ten_reports_exactly_the_retryable_record(
-    aws: Aws, send: Callable[..., dict[str, Any]], dispatch: Callable[[dict[str, Any]], list[str]]
+    aws: Aws,
+    send: Callable[..., dict[str, Any]],
+    dispatch: Callable[[dict[str, Any]], list[str]],
+    receipts: Callable[[], list[dict[str, Any]]],
 ) -> None:
     # Given ten messages, one of them to a number throttled on its first attempt
     numbers = [ANYONE] * 4 + [THROTTLED_ONCE] + [ANYONE, NO_RECEIPT, UNREACHABLE, OPTED_OUT, ANYONE]
@@ -415,9 +440,11 @@ def test_a_batch_of_ten_reports_exactly_the_retryable_record(
 
     failures = dispatch(event)
 
-    # Then exactly that record goes back to the queue; every other one is done
+    # Then exactly that record goes back to the queue; every other one is done (and, once their
+    # receipts are in, the sent ones are delivered, but for the number that never gets one)
     throttled = ids[numbers.index(THROTTLED_ONCE)]
     assert failures == [record_for[throttled]]
+    receipts()
     statuses = {message_id: stored(aws, message_id).status for message_id in ids}
     assert statuses == {
         message_id: {
@@ -439,7 +466,7 @@ def test_records_are_not_started_once_the_invocation_is_about_to_time_out(
     event = sqs_event(drain(aws))
     context = FakeLambdaContext()
     context.remaining_ms = int(RECORD_RESERVE * 1000) + 1
-    sandbox = sandbox_carrier()
+    sandbox = dispatcher_sandbox()
     accept = sandbox.send
 
     def slow_send(message: OutboundMessage, *, time_left: TimeLeft = no_time_limit) -> SendResult:
@@ -455,7 +482,7 @@ def test_records_are_not_started_once_the_invocation_is_about_to_time_out(
     failures = [failure["itemIdentifier"] for failure in response["batchItemFailures"]]
     assert failures == [record["messageId"] for record in event["Records"][1:]]
     assert [stored(aws, message_id).status for message_id in ids] == [
-        Status.DELIVERED,
+        Status.SENT,
         Status.QUEUED,
         Status.QUEUED,
     ]
@@ -521,3 +548,120 @@ def test_a_live_send_with_too_little_time_left_is_released_and_never_sent(
         live_carrier.cache_clear()
     message = stored(aws, message_id)
     assert (message.status, message.provider_message_id, message.attempts) == (Status.SENT, "aws-1", 2)
+
+
+# -- receipts ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("to", "channel", "status", "errors"),
+    [
+        (ANYONE, "sms", "delivered", []),
+        (ANYONE, "mms", "delivered", []),
+        (UNDELIVERED_UNREACHABLE, "sms", "undelivered", ["DESTINATION_UNREACHABLE"]),
+        (UNDELIVERED_UNREACHABLE, "mms", "undelivered", ["DESTINATION_UNREACHABLE"]),
+        (UNDELIVERED_BLOCKED, "sms", "undelivered", ["BLOCKED"]),
+        (UNCONFIRMED, "sms", "sent", ["DELIVERY_UNCONFIRMED"]),
+        (NO_RECEIPT, "sms", "sent", []),
+    ],
+)
+def test_each_sandbox_number_ends_as_its_receipts_say(
+    aws: Aws,
+    send: Callable[..., dict[str, Any]],
+    dispatch: Callable[[dict[str, Any]], list[str]],
+    receipts: Callable[[], list[dict[str, Any]]],
+    fake_clock: FakeClock,
+    to: str,
+    channel: str,
+    status: str,
+    errors: list[str],
+) -> None:
+    fields = {"channel": "mms", "media_urls": ["https://example.com/cat.png"]} if channel == "mms" else {}
+    accepted = send(to=to, **fields)
+    assert dispatch(sqs_event(drain(aws))) == []
+    fake_clock.advance(3)
+
+    records = receipts()
+
+    data = to_v1(stored(aws, accepted["id"]))
+    assert (data["status"], [error["code"] for error in data["errors"]]) == (status, errors)
+    final = [record for record in records if record["isFinal"]]
+    if final:
+        assert data["completed_at"] == data["sent_at"]  # the sandbox reports at once; the receipt's time
+        assert all(
+            record["eventType"].startswith("MEDIA_" if channel == "mms" else "TEXT_") for record in records
+        )
+    else:
+        assert data["completed_at"] is None
+    assert receipts() == []  # none left behind
+
+
+def test_a_receipt_that_arrives_before_its_send_is_recorded_is_applied_later(
+    aws: Aws,
+    send: Callable[..., dict[str, Any]],
+    receipts: Callable[[], list[dict[str, Any]]],
+    invoke: Callable[[str], Invoke],
+) -> None:
+    # Given a message still being sent (claimed, its record not yet written), and its receipt already in
+    from agentmessage.carriers.receipt_events import event_record
+    from agentmessage.domain import clock
+
+    accepted = send()
+    drain(aws)
+    repository = DynamoMessageRepository(aws.client("dynamodb"), aws.stack.refs["MessagesTable"])
+    now = clock.utc_now()
+    assert repository.claim(ORG, accepted["id"], now, lease_until=now + timedelta(minutes=5)).won
+    record = event_record(
+        event_type="TEXT_DELIVERED", final=True, at=now, provider_message_id=f"sandbox-{accepted['id']}",
+        org_id=ORG, message_id=accepted["id"], origination="+15555550100", destination=ANYONE,
+        encoding="GSM-7", parts=1, status_description="delivered",
+    )  # fmt: skip
+    aws.client("sqs").send_message(QueueUrl=aws.stack.refs["ReceiptsQueue"], MessageBody=json.dumps(record))
+
+    # When the receipt function runs, it reports the record failed: it stays on the queue
+    receipts()
+    assert stored(aws, accepted["id"]).status is Status.SENDING
+
+    # And once the send is recorded, the same receipt delivers it
+    repository.record_sent(
+        ORG, accepted["id"], now=now, provider_message_id=f"sandbox-{accepted['id']}", carrier="sandbox",
+        cost=Decimal("0.0079"),
+    )  # fmt: skip
+    receipts()
+    assert stored(aws, accepted["id"]).status is Status.DELIVERED
+
+
+NUMBERS = {"destinationPhoneNumber": "+15555550177", "originationPhoneNumber": "+15555550188"}
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        "not json +15555550177",
+        {"eventType": "TEXT_DELIVERED", "isFinal": True, "eventTimestamp": 1, "messageId": "m", **NUMBERS},
+        {"eventType": "TEXT_DELIVERED", "isFinal": "yes", "eventTimestamp": 1, "messageId": "m", **NUMBERS},
+        {
+            "eventType": "TEXT_DELIVERED", "isFinal": True, "eventTimestamp": 1, "messageId": "m", **NUMBERS,
+            "context": {"org_id": "org_elsewhere", "message_id": "0193a6c0-0000-7000-8000-00000000dead"},
+        },
+    ],
+    ids=["not-json", "no-context", "not-a-record", "foreign-context"],
+)  # fmt: skip
+def test_an_event_record_without_our_context_is_dropped_and_logged_without_its_numbers(
+    aws: Aws,
+    invoke: Callable[[str], Invoke],
+    capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    record: Any,
+) -> None:
+    from tests.support.logs import captured_logs
+
+    body = record if isinstance(record, str) else json.dumps(record)
+    event = sqs_event([body], queue_arn=aws.stack.attributes[("ReceiptsQueue", "Arn")])
+    with captured_logs(capsys, caplog) as logs:
+        response = invoke("ReceiptFunction")(event)
+        output = logs.text()
+    # The record is done (retrying cannot help), counted, and logged without its numbers
+    assert response["batchItemFailures"] == []
+    assert "ReceiptsDropped" in output
+    assert "+155555501" not in output

@@ -68,6 +68,7 @@ from tests.support.messages import (
     set_status,
     stored_status,
 )
+from tests.support.queues import drain
 
 AUTHORIZER = "AuthorizerFunction"
 SEND = "SendMessageFunction"
@@ -75,6 +76,7 @@ GET = "GetMessageFunction"
 CANCEL = "CancelMessageFunction"
 DISPATCH = "DispatchFunction"
 SWEEP = "SweepFunction"
+RECEIPT = "ReceiptFunction"
 
 MEDIA_SOURCE = "https://cdn.example.com/cat.png"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -84,6 +86,7 @@ PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
 # The IAM service prefix of each client the functions use (botocore's service name as the key).
 IAM_PREFIX = {
+    "sns": "sns",
     "dynamodb": "dynamodb",
     "sqs": "sqs",
     "scheduler": "scheduler",
@@ -96,6 +99,7 @@ BATCH_ACTIONS = {
     "sqs:SendMessageBatch": "sqs:SendMessage",
     "sqs:DeleteMessageBatch": "sqs:DeleteMessage",
     "sqs:ChangeMessageVisibilityBatch": "sqs:ChangeMessageVisibility",
+    "sns:PublishBatch": "sns:Publish",
 }
 # The SQS event source's managed policy (AWSLambdaSQSQueueExecutionRole), on the dispatcher's
 # role for Lambda's poller: the dispatcher never calls these itself.
@@ -126,6 +130,8 @@ def resource_of(service: str, operation: str, params: Mapping[str, Any]) -> str:
     if service == "scheduler" and operation in ("CreateSchedule", "DeleteSchedule"):
         group = params.get("GroupName", "default")
         return f"arn:aws:scheduler:{REGION}:{ACCOUNT}:schedule/{group}/{params['Name']}"
+    if service == "sns" and "TopicArn" in params:
+        return str(params["TopicArn"])
     if service == "s3" and "Key" in params:
         return f"arn:aws:s3:::{params['Bucket']}/{params['Key']}"
     if service == "pinpoint-sms-voice-v2" and operation in ("SendTextMessage", "SendMediaMessage"):
@@ -336,6 +342,10 @@ class World:
         )
         return len(response["batchItemFailures"])
 
+    def receipts(self) -> list[str]:
+        """The bodies on the receipts queue (received and deleted)."""
+        return drain(self.aws.client("sqs"), self.aws.stack.refs["ReceiptsQueue"])
+
     def drain(self) -> list[str]:
         """The ids on the dispatch queue (received and deleted, as the event source mapping does)."""
         sqs, url = self.aws.client("sqs"), self.aws.stack.refs["DispatchQueue"]
@@ -374,7 +384,7 @@ def world(aws: Aws, invoke: Callable[[str], Invoke], monkeypatch: pytest.MonkeyP
     _forget_containers()
     # Every client the functions use, watched before any handler makes a call
     calls = AwsCalls()
-    for factory in (aws_clients.dynamodb, aws_clients.sqs, aws_clients.scheduler):
+    for factory in (aws_clients.dynamodb, aws_clients.sqs, aws_clients.scheduler, aws_clients.sns):
         for limits in every_call_limits():
             calls.watch(factory(limits))
     calls.watch(aws_clients.sms_voice())
@@ -453,6 +463,19 @@ def exercise_send(world: World) -> None:
     assert_error(retry, 409, "IDEMPOTENCY_IN_PROGRESS")
 
 
+def exercise_receipts(world: World) -> None:
+    # A sandboxed message, sent: its receipts deliver it
+    delivered = world.accepted(send_body())
+    assert world.drain() == [delivered]
+    assert world.dispatch(delivered) == 0
+    queue_arn = world.aws.stack.attributes[("ReceiptsQueue", "Arn")]
+    assert world.run(RECEIPT, sqs_event(world.receipts(), queue_arn=queue_arn))["batchItemFailures"] == []
+    assert world.status(delivered) == "delivered"
+    # A receipt that comes again changes nothing; one for no message of ours is dropped
+    again = world.run(RECEIPT, sqs_event(['{"eventType": "TEXT_DELIVERED"}'], queue_arn=queue_arn))
+    assert again["batchItemFailures"] == []
+
+
 def exercise_get(world: World) -> None:
     message_id = world.accepted(send_body())
 
@@ -497,9 +520,10 @@ def exercise_dispatch(world: World) -> None:
     assert sorted(world.drain()) == sorted([sandboxed, live_sms, live_mms, throttled, canceled])
     world.clock.advance(1)
 
-    # A test key's message goes to the sandbox
+    # A test key's message goes to the sandbox, which publishes its receipts once it is recorded
     assert world.dispatch(sandboxed) == 0
-    assert world.status(sandboxed) == "delivered"
+    assert world.status(sandboxed) == "sent"
+    assert len(world.receipts()) == 2
 
     # A live SMS goes to AWS End User Messaging
     world.sms_voice.add_response(
@@ -511,6 +535,7 @@ def exercise_dispatch(world: World) -> None:
             "MessageBody": TEXT,
             "MessageType": "TRANSACTIONAL",
             "Context": {"message_id": live_sms, "org_id": ORG},
+            "ConfigurationSetName": os.environ["CONFIGURATION_SET_NAME"],
         },
     )
     assert world.dispatch(live_sms) == 0
@@ -527,6 +552,7 @@ def exercise_dispatch(world: World) -> None:
             "MessageBody": TEXT,
             "MediaUrls": [f"s3://{bucket}/{key}"],
             "Context": {"message_id": live_mms, "org_id": ORG},
+            "ConfigurationSetName": os.environ["CONFIGURATION_SET_NAME"],
         },
     )
     assert world.dispatch(live_mms) == 0
@@ -572,6 +598,7 @@ EXERCISES: dict[str, Callable[[World], None]] = {
     CANCEL: exercise_cancel,
     DISPATCH: exercise_dispatch,
     SWEEP: exercise_sweep,
+    RECEIPT: exercise_receipts,
 }
 
 

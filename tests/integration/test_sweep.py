@@ -13,7 +13,6 @@ import pytest
 
 from agentmessage.api.v1.representation import to_v1
 from agentmessage.carriers.base import OutboundMessage, SendResult, TimeLeft, no_time_limit
-from agentmessage.composition.dispatching import sandbox_carrier
 from agentmessage.domain.accept import SWEEP_GRACE, sweep_due_at
 from agentmessage.domain.message import Message
 from agentmessage.domain.status import Status
@@ -22,6 +21,7 @@ from agentmessage.integration import aws_clients
 from agentmessage.integration.messages_table import DynamoMessageRepository
 from agentmessage.integration.time_budget import PIPELINE
 from tests.integration.conftest import Aws, Invoke
+from tests.support.containers import dispatcher_sandbox
 from tests.support.events import authorizer_context, scheduled_event, send_event, sqs_event
 from tests.support.fakes import START, FakeClock
 from tests.support.messages import a_message
@@ -108,9 +108,9 @@ def test_a_lost_enqueue_is_recovered_once_the_grace_has_passed(
     assert ids_in(bodies) == [message_id]
     assert dispatch(bodies) == []
     message = stored(aws, message_id)
-    assert message.status is Status.DELIVERED
+    assert message.status is Status.SENT
     assert message.sent_at == START + SWEEP_GRACE + timedelta(seconds=1)
-    assert sandbox_carrier().times_accepted(message_id) == 1
+    assert dispatcher_sandbox().times_accepted(message_id) == 1
 
 
 @pytest.mark.parametrize("how", ["the schedule was never created", "the schedule never fired"])
@@ -139,7 +139,7 @@ def test_a_lost_schedule_is_recovered_once_the_grace_after_its_time_has_passed(
     assert sweep()["requeued"] == 1
     assert dispatch(drain(aws)) == []
     message = stored(aws, message_id)
-    assert message.status is Status.DELIVERED
+    assert message.status is Status.SENT
     assert message.sent_at is not None
     assert message.sent_at - scheduled <= timedelta(minutes=2)
 
@@ -163,7 +163,7 @@ def test_a_message_known_to_be_on_the_queue_waits_there_while_the_queue_has_a_ba
 
     # And its one copy is sent once
     assert dispatch(bodies) == []
-    assert sandbox_carrier().times_accepted(message_id) == 1
+    assert dispatcher_sandbox().times_accepted(message_id) == 1
 
 
 def test_a_known_enqueue_whose_copy_left_the_queue_unsent_is_offered_again(
@@ -197,7 +197,7 @@ def test_a_slow_first_delivery_and_the_sweepers_copy_send_once(
 
     # When both copies reach the dispatcher, it sends once
     assert dispatch(bodies) == []
-    assert sandbox_carrier().times_accepted(message_id) == 1
+    assert dispatcher_sandbox().times_accepted(message_id) == 1
 
 
 def test_a_requeued_message_is_postponed_not_requeued_at_the_next_sweep(
@@ -242,7 +242,7 @@ def test_a_queued_message_past_valid_until_is_expired(
     assert data["status"] == "expired"
     assert data["completed_at"] == "2026-11-22T06:00:40.000Z"
     assert data["cost"]["amount"] == "0.0000"
-    assert sandbox_carrier().times_accepted(message_id) == 0
+    assert dispatcher_sandbox().times_accepted(message_id) == 0
 
 
 def test_a_send_stuck_past_its_lease_is_failed_and_never_sent_again(
@@ -254,7 +254,7 @@ def test_a_send_stuck_past_its_lease_is_failed_and_never_sent_again(
     fake_clock: FakeClock,
 ) -> None:
     # Given a dispatcher that dies after the carrier took the message, before recording it
-    sandbox = sandbox_carrier()
+    sandbox = dispatcher_sandbox()
     accept = sandbox.send
 
     def accept_then_die(message: OutboundMessage, *, time_left: TimeLeft = no_time_limit) -> SendResult:
@@ -317,7 +317,7 @@ def test_the_sweeper_reads_the_due_index_page_by_page_with_a_bound_and_never_sca
     messages = [a_message(created_at=START) for _ in range(40)]
     for message in messages:
         store.create(message, due_at=sweep_due_at(message))
-    # ...and delivered or canceled messages, which are not in the index at all
+    # ...and sent or canceled messages, which are not in the index at all
     for _ in range(20):
         done = a_message(created_at=START)
         store.create(done, due_at=sweep_due_at(done))
@@ -420,7 +420,6 @@ def test_a_record_whose_answer_was_lost_is_recognised_by_its_retry(aws: Aws) -> 
             provider_message_id=provider_message_id,
             carrier="sandbox",
             cost=Decimal("0.0079"),
-            delivered=False,
         ).won
 
     assert record("p-1")

@@ -4,6 +4,7 @@ second one beside the first (a fresh, independent import of a handler)."""
 import importlib.util
 from types import ModuleType
 
+from agentmessage.carriers.sandbox import SandboxCarrier
 from agentmessage.composition import dispatching, sending, settings, storage
 from agentmessage.integration import aws_clients
 
@@ -15,6 +16,11 @@ def new_container() -> None:
     storage.clear()
     sending.clear()
     dispatching.clear()
+
+
+def dispatcher_sandbox() -> SandboxCarrier:
+    """The sandbox carrier the dispatcher uses in this container."""
+    return dispatching.sandbox_carrier(settings.load(settings.DispatchSettings).receipts_topic_arn)
 
 
 def fresh_container(module_name: str) -> ModuleType:

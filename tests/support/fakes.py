@@ -21,7 +21,7 @@ from agentmessage.domain.commands import Once
 from agentmessage.domain.errors import RequestKeyReused, Unavailable
 from agentmessage.domain.message import Cost, Message, MessageError
 from agentmessage.domain.ports import DueEntry, DuePage, Transition
-from agentmessage.domain.status import LIVE, Change, Status, allows
+from agentmessage.domain.status import CHANGES, LIVE, Change, Status, allows
 
 START = datetime(2026, 11, 22, 6, 0, 0, tzinfo=UTC)
 
@@ -227,6 +227,7 @@ class InMemoryMessageRepository:
         def update(row: _Row) -> None:
             self._set(row, status=Status.QUEUED)
             row.due_at = due_at
+            row.enqueued_at = None
 
         return self._change(
             org_id,
@@ -245,25 +246,52 @@ class InMemoryMessageRepository:
         provider_message_id: str,
         carrier: str,
         cost: Decimal,
-        delivered: bool,
     ) -> Transition:
         self._enter("record_sent")
         changes: dict[str, Any] = {
-            "status": Status.DELIVERED if delivered else Status.SENT,
+            "status": Status.SENT,
             "sent_at": now,
             "provider_message_id": provider_message_id,
             "carrier": carrier,
             "cost": Cost(amount=Decimal(f"{cost:.4f}")),  # stored as a 4-place string
         }
-        if delivered:
-            changes["completed_at"] = now
-        change = Change.RECORD_DELIVERED if delivered else Change.RECORD_SENT
         return self._change(
             org_id,
             message_id,
-            lambda row: allows(change, row.message.status),
+            lambda row: allows(Change.RECORD_SENT, row.message.status),
             lambda row: self._set(row, **changes),
             lambda row: row.message.provider_message_id == provider_message_id,
+        )
+
+    def record_receipt(
+        self,
+        org_id: str,
+        message_id: str,
+        change: Change,
+        *,
+        provider_message_id: str,
+        at: datetime,
+        error: MessageError | None,
+    ) -> Transition:
+        self._enter("record_receipt")
+        target = CHANGES[change].target
+
+        def condition(row: _Row) -> bool:
+            if (
+                not allows(change, row.message.status)
+                or row.message.provider_message_id != provider_message_id
+            ):
+                return False
+            return change is not Change.RECEIPT_UNCONFIRMED or row.message.completed_at is None
+
+        return self._change(
+            org_id,
+            message_id,
+            condition,
+            lambda row: self._set(
+                row, status=target, completed_at=at, errors=(error,) if error is not None else ()
+            ),
+            lambda row: row.message.status is target and row.message.completed_at == at,
         )
 
     def record_failed(
@@ -401,7 +429,8 @@ class ScriptedCarrier:
         *answers: SendResult | CarrierError,
         on_send: Callable[[OutboundMessage], None] | None = None,
     ) -> None:
-        self._answers = list(answers) or [SendResult(provider_message_id="provider-1", delivered=True)]
+        self._answers = list(answers) or [SendResult(provider_message_id="provider-1")]
+        self.recorded_sends: list[OutboundMessage] = []
         self._on_send = on_send
         self.sent: list[OutboundMessage] = []
         self.time_left: list[float] = []  # what each send was told it had left
@@ -415,3 +444,6 @@ class ScriptedCarrier:
         if isinstance(answer, CarrierError):
             raise answer
         return answer
+
+    def recorded(self, message: OutboundMessage, result: SendResult) -> None:
+        self.recorded_sends.append(message)

@@ -10,6 +10,7 @@ FUNCTION_OF = {
     "cancel.json": "CancelMessageFunction",
     "dispatch.json": "DispatchFunction",
     "sweep.json": "SweepFunction",
+    "receipt.json": "ReceiptFunction",
 }
 SAMPLE_KEY = "am_test_SampleKeyForSamLocalInvoke0123456789abcd"
 SAMPLE_ORG = "org_sample"

@@ -27,6 +27,7 @@ GET = "GetMessageFunction"
 CANCEL = "CancelMessageFunction"
 DISPATCH = "DispatchFunction"
 SWEEP = "SweepFunction"
+RECEIPT = "ReceiptFunction"
 
 # What API Gateway puts in place of $context.requestId (a request id has this shape).
 REQUEST_ID = "c0ffee00-1234-4abc-9def-0123456789ab"
@@ -309,7 +310,7 @@ def test_every_function_has_its_own_log_group_with_retention(
     by_name = {json.dumps(group["Properties"]["LogGroupName"]): group for group in log_groups.values()}
 
     names = sorted(resources("AWS::Serverless::Function", template))
-    assert names == sorted([AUTHORIZER, SEND, GET, CANCEL, DISPATCH, SWEEP])
+    assert names == sorted([AUTHORIZER, SEND, GET, CANCEL, DISPATCH, SWEEP, RECEIPT])
     for logical_id in names:
         # The name Lambda writes to: /aws/lambda/<the function's physical name>
         group = by_name.get(json.dumps(sub(f"/aws/lambda/${{{logical_id}}}")))
@@ -533,7 +534,7 @@ def dead_letter_queues() -> list[str]:
 
 def test_every_alarm_notifies_the_alarm_topic_and_takes_no_data_as_healthy(template: dict[str, Any]) -> None:
     topics = resources("AWS::SNS::Topic", template)
-    assert list(topics) == ["AlarmTopic"]
+    assert sorted(topics) == ["AlarmTopic", "ReceiptsTopic"]
 
     assert alarms(template)
     for logical_id, alarm in alarms(template).items():
@@ -555,7 +556,7 @@ def test_every_alarm_notifies_the_alarm_topic_and_takes_no_data_as_healthy(templ
 
 
 def test_the_alarm_email_is_subscribed_only_when_one_is_given(template: dict[str, Any]) -> None:
-    [subscription] = resources("AWS::SNS::Subscription", template).values()
+    subscription = resources("AWS::SNS::Subscription", template)["AlarmEmailSubscription"]
     parameter = template["Parameters"]["AlarmEmail"]
 
     assert subscription["Condition"] == "HasAlarmEmail"
@@ -601,7 +602,11 @@ def test_the_dead_letter_queues_are_the_ones_the_template_sends_dead_letters_to(
     schedules_target = functions(template)[SEND].environment["SCHEDULE_DLQ_ARN"]["Fn::GetAtt"][0]
 
     assert dead_letter_queues() == sorted(redrive_targets | {schedules_target})
-    assert dead_letter_queues() == ["DispatchDeadLetterQueue", "ScheduleDeadLetterQueue"]
+    assert dead_letter_queues() == [
+        "DispatchDeadLetterQueue",
+        "ReceiptsDeadLetterQueue",
+        "ScheduleDeadLetterQueue",
+    ]
 
 
 @pytest.mark.parametrize("logical_id", dead_letter_queues())
@@ -690,7 +695,9 @@ EXPECTED_GRANTS: dict[str, list[tuple[str, Any]]] = {
         ("sms-voice:SendMediaMessage", "*"),
         ("s3:PutObject", MEDIA_OBJECTS),
         ("s3:GetObject", MEDIA_OBJECTS),
+        ("sns:Publish", ref("ReceiptsTopic")),  # the sandbox's receipts
     ],
+    RECEIPT: [("dynamodb:UpdateItem", MESSAGES)],
     SWEEP: [
         ("dynamodb:Query", DUE_INDEX),
         ("dynamodb:UpdateItem", MESSAGES),
@@ -705,8 +712,9 @@ OWN_RESOURCES: dict[str, set[str]] = {
     SEND: {"MessagesTable", "IdempotencyTable", "DispatchQueue", "MessageScheduleGroup", "SchedulerRole"},
     GET: {"MessagesTable"},
     CANCEL: {"MessagesTable", "MessageScheduleGroup"},
-    DISPATCH: {"MessagesTable", "MediaBucket"},
+    DISPATCH: {"MessagesTable", "MediaBucket", "ReceiptsTopic"},
     SWEEP: {"MessagesTable", "DispatchQueue"},
+    RECEIPT: {"MessagesTable"},
 }
 
 
@@ -843,3 +851,71 @@ def test_every_check_cfn_lint_ignores_has_its_reason_on_the_line_before() -> Non
         assert reason.startswith("#"), (number + 1, reason)
         for check in checks:
             assert re.search(rf"\b{check}: \S+( \S+){{7}}", reason), (number + 1, check, reason)
+
+
+# -- receipts -----------------------------------------------------------------------------------------
+
+
+def test_live_sends_name_a_configuration_set_whose_events_go_to_the_receipts_topic(
+    template: dict[str, Any],
+) -> None:
+    (configuration_set,) = resources("AWS::SMSVOICE::ConfigurationSet", template).values()
+    props = configuration_set["Properties"]
+
+    # Created unless the ConfigurationSetName parameter names an existing one, which live sends use then
+    assert configuration_set["Condition"] == "CreatesConfigurationSet"
+    assert template["Conditions"]["CreatesConfigurationSet"] == {
+        "Fn::Equals": [ref("ConfigurationSetName"), ""]
+    }
+    assert functions(template)[DISPATCH].environment["CONFIGURATION_SET_NAME"] == {
+        "Fn::If": ["CreatesConfigurationSet", ref("MessagingConfigurationSet"), ref("ConfigurationSetName")]
+    }
+    # One destination: every SMS and MMS event, to the receipts topic
+    (destination,) = props["EventDestinations"]
+    assert destination["Enabled"] is True
+    assert sorted(destination["MatchingEventTypes"]) == ["MEDIA_ALL", "TEXT_ALL"]
+    assert destination["SnsDestination"] == {"TopicArn": ref("ReceiptsTopic")}
+    assert configuration_set["DependsOn"] == "ReceiptsTopicPolicy"
+
+
+def test_only_end_user_messaging_may_publish_to_the_receipts_topic_for_this_accounts_set(
+    template: dict[str, Any],
+) -> None:
+    policy = resources("AWS::SNS::TopicPolicy", template)["ReceiptsTopicPolicy"]["Properties"]
+    assert policy["Topics"] == [ref("ReceiptsTopic")]
+    (statement,) = policy["PolicyDocument"]["Statement"]
+    assert (statement["Effect"], statement["Principal"], statement["Action"]) == (
+        "Allow",
+        {"Service": "sms-voice.amazonaws.com"},
+        "sns:Publish",
+    )
+    assert statement["Condition"]["StringEquals"] == {"aws:SourceAccount": ref("AWS::AccountId")}
+    arn = statement["Condition"]["ArnLike"]["aws:SourceArn"]["Fn::Sub"]
+    assert (
+        arn[0] == "arn:${AWS::Partition}:sms-voice:${AWS::Region}:${AWS::AccountId}:configuration-set/${Name}"
+    )
+    assert arn[1]["Name"]["Fn::If"][0] == "CreatesConfigurationSet"
+
+
+def test_receipts_reach_their_function_raw_through_a_queue_with_dead_letters(
+    template: dict[str, Any],
+) -> None:
+    subscription = resources("AWS::SNS::Subscription", template)["ReceiptsSubscription"]["Properties"]
+    assert subscription["TopicArn"] == ref("ReceiptsTopic")
+    assert (subscription["Protocol"], subscription["RawMessageDelivery"]) == ("sqs", True)
+    assert subscription["Endpoint"] == get_att("ReceiptsQueue", "Arn")
+    queue = resources("AWS::SQS::Queue", template)["ReceiptsQueue"]["Properties"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == get_att("ReceiptsDeadLetterQueue", "Arn")
+    assert int(queue["VisibilityTimeout"]) >= 6 * int(template["Resources"][RECEIPT]["Properties"]["Timeout"])
+    # The topic alone may put records on the queue
+    (statement,) = resources("AWS::SQS::QueuePolicy", template)["ReceiptsQueuePolicy"]["Properties"][
+        "PolicyDocument"
+    ]["Statement"]
+    assert statement["Principal"] == {"Service": "sns.amazonaws.com"}
+    assert statement["Condition"] == {"ArnEquals": {"aws:SourceArn": ref("ReceiptsTopic")}}
+    # The function takes batches and reports partial failures
+    (event,) = template["Resources"][RECEIPT]["Properties"]["Events"].values()
+    assert event["Type"] == "SQS"
+    assert event["Properties"]["Queue"] == get_att("ReceiptsQueue", "Arn")
+    assert event["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert int(event["Properties"]["BatchSize"]) == 10

@@ -121,7 +121,7 @@ def test_sms_from_the_message_sender_without_a_configuration_set(
     result = a_carrier(client).send(an_sms())
 
     # Then AWS got exactly that request, and the message is sent but not yet delivered
-    assert result == SendResult(provider_message_id="aws-1", delivered=False)
+    assert result == SendResult(provider_message_id="aws-1")
 
 
 def test_sms_from_the_configured_identity_with_a_configuration_set(
@@ -145,7 +145,7 @@ def test_sms_from_the_configured_identity_with_a_configuration_set(
         configuration_set_name="agentmessage-events",
     )
 
-    assert carrier.send(an_sms()) == SendResult(provider_message_id="aws-2", delivered=False)
+    assert carrier.send(an_sms()) == SendResult(provider_message_id="aws-2")
 
 
 def test_mms_from_the_message_sender_without_a_configuration_set(
@@ -166,7 +166,7 @@ def test_mms_from_the_message_sender_without_a_configuration_set(
     stager = FakeStager()
     result = EndUserMessagingCarrier(client, stage_media=stager).send(an_mms())
 
-    assert result == SendResult(provider_message_id="aws-3", delivered=False)
+    assert result == SendResult(provider_message_id="aws-3")
     # and the https media was staged first, the s3:// URL sent in its place
     assert stager.staged == [an_mms()]
 
@@ -190,7 +190,7 @@ def test_mms_from_the_configured_identity_with_a_configuration_set(
         client, origination_identity="+15555550111", configuration_set_name="agentmessage-events"
     )
 
-    assert carrier.send(an_mms()) == SendResult(provider_message_id="aws-4", delivered=False)
+    assert carrier.send(an_mms()) == SendResult(provider_message_id="aws-4")
 
 
 def test_mms_without_text_sends_only_the_media(client: "PinpointSMSVoiceV2Client", stubber: Stubber) -> None:

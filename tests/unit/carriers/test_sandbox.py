@@ -1,6 +1,8 @@
-"""The sandbox carrier: one outcome per table row, attempts, and the record of accepted sends."""
+"""The sandbox carrier: one outcome per table row, attempts, the record of accepted sends, and the
+receipts it publishes once a send is recorded, shaped as End User Messaging's event records."""
 
 import threading
+from typing import Any
 
 import pytest
 
@@ -13,12 +15,26 @@ from agentmessage.carriers.base import (
     SendResult,
 )
 from agentmessage.carriers.sandbox import DEFAULT_OUTCOME, SANDBOX_NUMBERS, SandboxCarrier, outcome_for
+from agentmessage.domain.errors import Unavailable
 
 UNREACHABLE = "+15555550101"
 THROTTLED_ONCE = "+15555550102"
 NO_RECEIPT = "+15555550103"
 OPTED_OUT = "+15555550104"
+UNDELIVERED_UNREACHABLE = "+15555550105"
+UNDELIVERED_BLOCKED = "+15555550106"
+UNCONFIRMED = "+15555550107"
 ANY_OTHER = "+15555550199"
+
+
+class Topic:
+    """The receipts topic, in memory: every record published, in order."""
+
+    def __init__(self) -> None:
+        self.records: list[dict[str, Any]] = []
+
+    def publish(self, records: list[dict[str, Any]]) -> None:
+        self.records.extend(records)
 
 
 def outbound(to: str = ANY_OTHER, *, message_id: str = "msg_1", attempt: int = 1) -> OutboundMessage:
@@ -44,7 +60,10 @@ def test_it_is_a_carrier_named_sandbox(carrier: SandboxCarrier) -> None:
 
 
 def test_the_table_uses_only_fictional_numbers_and_describes_each_one() -> None:
-    assert set(SANDBOX_NUMBERS) == {UNREACHABLE, THROTTLED_ONCE, NO_RECEIPT, OPTED_OUT}
+    assert set(SANDBOX_NUMBERS) == {
+        UNREACHABLE, THROTTLED_ONCE, NO_RECEIPT, OPTED_OUT, UNDELIVERED_UNREACHABLE, UNDELIVERED_BLOCKED,
+        UNCONFIRMED,
+    }  # fmt: skip
     for number, outcome in SANDBOX_NUMBERS.items():
         assert number.startswith("+1555555")
         assert 100 <= int(number[-4:]) <= 199
@@ -63,8 +82,8 @@ def test_any_other_number_is_delivered(carrier: SandboxCarrier) -> None:
     # When it is sent
     result = carrier.send(message)
 
-    # Then it is delivered at once, under a sandbox provider id
-    assert result == SendResult(provider_message_id="sandbox-msg_abc", delivered=True)
+    # Then it is sent, under a sandbox provider id (its delivery comes later, as a receipt)
+    assert result == SendResult(provider_message_id="sandbox-msg_abc")
     assert outcome_for(ANY_OTHER) is DEFAULT_OUTCOME
     assert carrier.accepted == [message]
 
@@ -105,7 +124,7 @@ def test_throttled_number_fails_retryably_on_the_first_attempt(carrier: SandboxC
 def test_throttled_number_is_delivered_on_a_later_attempt(carrier: SandboxCarrier, attempt: int) -> None:
     result = carrier.send(outbound(THROTTLED_ONCE, attempt=attempt))
 
-    assert result == SendResult(provider_message_id="sandbox-msg_1", delivered=True)
+    assert result == SendResult(provider_message_id="sandbox-msg_1")
     assert carrier.times_accepted("msg_1") == 1
 
 
@@ -117,10 +136,73 @@ def test_throttled_number_depends_only_on_the_attempt(carrier: SandboxCarrier) -
         carrier.send(outbound(THROTTLED_ONCE, attempt=1))
 
 
-def test_no_receipt_number_is_sent_but_not_delivered(carrier: SandboxCarrier) -> None:
-    result = carrier.send(outbound(NO_RECEIPT))
+def test_no_receipt_number_is_sent_and_no_receipt_is_ever_published() -> None:
+    topic = Topic()
+    carrier = SandboxCarrier(topic)
+    message = outbound(NO_RECEIPT)
+    result = carrier.send(message)
+    carrier.recorded(message, result)
 
-    assert result == SendResult(provider_message_id="sandbox-msg_1", delivered=False)
+    assert result == SendResult(provider_message_id="sandbox-msg_1")
+    assert carrier.times_accepted("msg_1") == 1
+    assert topic.records == []
+
+
+# -- receipts ---------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "expected"),
+    [
+        (ANY_OTHER, [("TEXT_PENDING", False), ("TEXT_DELIVERED", True)]),
+        (THROTTLED_ONCE, [("TEXT_PENDING", False), ("TEXT_DELIVERED", True)]),
+        (UNDELIVERED_UNREACHABLE, [("TEXT_PENDING", False), ("TEXT_UNREACHABLE", True)]),
+        (UNDELIVERED_BLOCKED, [("TEXT_BLOCKED", True)]),
+        (UNCONFIRMED, [("TEXT_PENDING", False), ("TEXT_UNKNOWN", True)]),
+    ],
+)
+def test_once_recorded_a_send_gets_its_numbers_receipts(
+    number: str, expected: list[tuple[str, bool]]
+) -> None:
+    # Given a send the sandbox took
+    topic = Topic()
+    carrier = SandboxCarrier(topic)
+    message = outbound(number, attempt=2)
+    result = carrier.send(message)
+    assert topic.records == []  # nothing before the send is recorded
+
+    # When the dispatcher has recorded it
+    carrier.recorded(message, result)
+
+    # Then the number's receipts are published, in order, as End User Messaging's records
+    assert [(record["eventType"], record["isFinal"]) for record in topic.records] == expected
+    for record in topic.records:
+        assert record["messageId"] == result.provider_message_id
+        assert record["context"] == {"org_id": "org_1", "message_id": "msg_1"}
+        assert record["destinationPhoneNumber"] == number
+        assert record["messageStatus"] == record["eventType"].removeprefix("TEXT_")
+        assert isinstance(record["eventTimestamp"], int)
+
+
+def test_an_mms_gets_media_receipts() -> None:
+    topic = Topic()
+    carrier = SandboxCarrier(topic)
+    message = OutboundMessage(
+        message_id="msg_2", org_id="org_1", from_="+15555550100", to=ANY_OTHER, text="Look",
+        channel="mms", media_urls=("https://cdn.example.com/cat.png",),
+    )  # fmt: skip
+    carrier.recorded(message, carrier.send(message))
+    assert [record["eventType"] for record in topic.records] == ["MEDIA_PENDING", "MEDIA_DELIVERED"]
+
+
+def test_a_topic_that_fails_leaves_the_message_as_one_whose_receipts_never_come() -> None:
+    class Down:
+        def publish(self, records: list[dict[str, Any]]) -> None:
+            raise Unavailable()
+
+    carrier = SandboxCarrier(Down())
+    message = outbound()
+    carrier.recorded(message, carrier.send(message))  # no error escapes: the send stands
     assert carrier.times_accepted("msg_1") == 1
 
 

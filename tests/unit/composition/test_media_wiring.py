@@ -24,6 +24,8 @@ DISPATCH_ENV = {
     "SMS_PRICE_PER_PART": "0.0079",
     "MMS_PRICE_PER_PART": "0.0200",
     "MEDIA_BUCKET": BUCKET,
+    "RECEIPTS_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:receipts",
+    "CONFIGURATION_SET_NAME": "",
 }
 
 

@@ -30,8 +30,7 @@ POLICY = DispatchPolicy(
 )
 ORG = "org_a"
 ID = "0193a6c0-0000-7000-8000-000000000001"
-DELIVERED = SendResult(provider_message_id="provider-1", delivered=True)
-NO_RECEIPT = SendResult(provider_message_id="provider-1", delivered=False)
+TAKEN = SendResult(provider_message_id="provider-1")
 THROTTLED = RetryableCarrierError("CARRIER_THROTTLED", "slow down")
 OPTED_OUT = PermanentCarrierError("DESTINATION_OPTED_OUT", "the recipient opted out")
 
@@ -83,25 +82,27 @@ def metric_values(name: str) -> list[float]:
 # -- sent ---------------------------------------------------------------------------------------
 
 
-def test_a_queued_message_is_claimed_sent_and_recorded_delivered(
+def test_a_queued_message_is_claimed_handed_over_and_recorded_sent(
     repository: InMemoryMessageRepository, clock: FakeClock
 ) -> None:
     # Given a queued immediate message of two parts
     repository.put(a_message(message_id=ID, parts=2))
-    carrier = ScriptedCarrier(DELIVERED)
+    carrier = ScriptedCarrier(TAKEN)
 
     # When it is dispatched
     outcome = dispatch(repository, carrier, clock)
 
-    # Then the carrier got it once, as attempt 1, and it is delivered and billed per part
-    assert outcome is Outcome.DELIVERED
-    assert [(sent.message_id, sent.attempt, sent.channel, sent.to) for sent in carrier.sent] == [
-        (ID, 1, "sms", RECIPIENT)
+    # Then the carrier got it once, as attempt 1, with its encoding and parts; it is sent (what
+    # became of it comes as receipts), billed per part, and the carrier was told it is recorded
+    assert outcome is Outcome.SENT
+    assert [(sent.message_id, sent.attempt, sent.channel, sent.to, sent.parts) for sent in carrier.sent] == [
+        (ID, 1, "sms", RECIPIENT, 2)
     ]
+    assert carrier.recorded_sends == carrier.sent
     message = stored(repository)
-    assert message.status is Status.DELIVERED
+    assert message.status is Status.SENT
     assert message.sent_at == clock.now
-    assert message.completed_at == clock.now
+    assert message.completed_at is None
     assert message.provider_message_id == "provider-1"
     assert message.carrier == "scripted"
     assert message.cost.amount == Decimal("0.0158")
@@ -114,7 +115,7 @@ def test_the_claim_and_the_record_are_the_only_writes(
 ) -> None:
     repository.put(a_message(message_id=ID))
 
-    dispatch(repository, ScriptedCarrier(DELIVERED), clock)
+    dispatch(repository, ScriptedCarrier(TAKEN), clock)
 
     assert repository.calls == ["claim", "record_sent"]
 
@@ -124,7 +125,7 @@ def test_a_send_without_receipt_stays_sent_and_is_not_completed(
 ) -> None:
     repository.put(a_message(message_id=ID))
 
-    outcome = dispatch(repository, ScriptedCarrier(NO_RECEIPT), clock)
+    outcome = dispatch(repository, ScriptedCarrier(TAKEN), clock)
 
     assert outcome is Outcome.SENT
     message = stored(repository)
@@ -138,7 +139,7 @@ def test_mms_is_priced_per_part_at_the_mms_price(
     repository: InMemoryMessageRepository, clock: FakeClock
 ) -> None:
     repository.put(a_message(message_id=ID, channel=Channel.MMS, parts=3))
-    carrier = ScriptedCarrier(DELIVERED)
+    carrier = ScriptedCarrier(TAKEN)
 
     dispatch(repository, carrier, clock)
 
@@ -151,7 +152,7 @@ def test_a_live_message_goes_to_the_live_carrier(
     repository: InMemoryMessageRepository, clock: FakeClock
 ) -> None:
     repository.put(a_message(message_id=ID, mode=Mode.LIVE))
-    sandbox, live = ScriptedCarrier(DELIVERED), ScriptedCarrier(NO_RECEIPT)
+    sandbox, live = ScriptedCarrier(TAKEN), ScriptedCarrier(TAKEN)
 
     dispatch(repository, sandbox, clock, live=live)
 
@@ -167,7 +168,7 @@ def test_sending_counts_a_metric_and_the_delay_from_the_due_time(
     repository.put(a_message(message_id=ID, scheduled_at=scheduled))
     clock.set(scheduled + timedelta(seconds=2.5))
 
-    dispatch(repository, ScriptedCarrier(DELIVERED), clock)
+    dispatch(repository, ScriptedCarrier(TAKEN), clock)
 
     assert metric_values("MessagesSent") == [1.0]
     assert metric_values("SendDelay") == [2500.0]
@@ -182,13 +183,13 @@ def test_a_send_recorded_after_the_lease_expired_is_still_reported_sent(
     def sweeper_fails_it(_: OutboundMessage) -> None:
         repository.record_failed(ORG, ID, now=clock.now, errors=[LEASE_EXPIRED])
 
-    carrier = ScriptedCarrier(DELIVERED, on_send=sweeper_fails_it)
+    carrier = ScriptedCarrier(TAKEN, on_send=sweeper_fails_it)
 
     # When the carrier accepts it anyway
     outcome = dispatch(repository, carrier, clock)
 
     # Then the carrier had it once, the sweeper's verdict stands, and nothing is billed
-    assert outcome is Outcome.DELIVERED
+    assert outcome is Outcome.SENT
     assert len(carrier.sent) == 1
     message = stored(repository)
     assert message.status is Status.FAILED
@@ -200,7 +201,7 @@ def test_a_send_recorded_after_the_lease_expired_is_still_reported_sent(
 
 
 def test_an_unknown_message_is_skipped(repository: InMemoryMessageRepository, clock: FakeClock) -> None:
-    carrier = ScriptedCarrier(DELIVERED)
+    carrier = ScriptedCarrier(TAKEN)
 
     assert dispatch(repository, carrier, clock) is Outcome.SKIPPED
     assert carrier.sent == []
@@ -214,7 +215,7 @@ def test_a_message_that_is_not_queued_is_skipped_and_left_alone(
 ) -> None:
     # Given a message that was canceled, expired, already claimed or already done
     repository.put(a_message(message_id=ID, status=status))
-    carrier = ScriptedCarrier(DELIVERED)
+    carrier = ScriptedCarrier(TAKEN)
 
     # When a (duplicate, late or racing) delivery reaches the dispatcher
     outcome = dispatch(repository, carrier, clock)
@@ -231,7 +232,7 @@ def test_a_message_canceled_just_before_the_claim_is_never_sent(
 ) -> None:
     repository.put(a_message(message_id=ID))
     repository.before["claim"] = lambda: repository.cancel(ORG, ID, clock.now)
-    carrier = ScriptedCarrier(DELIVERED)
+    carrier = ScriptedCarrier(TAKEN)
 
     assert dispatch(repository, carrier, clock) is Outcome.SKIPPED
     assert carrier.sent == []
@@ -242,14 +243,14 @@ def test_a_scheduled_message_delivered_early_is_skipped_and_stays_queued(
     repository: InMemoryMessageRepository, clock: FakeClock
 ) -> None:
     repository.put(a_message(message_id=ID, scheduled_at=clock.now + timedelta(seconds=30)))
-    carrier = ScriptedCarrier(DELIVERED)
+    carrier = ScriptedCarrier(TAKEN)
 
     assert dispatch(repository, carrier, clock) is Outcome.SKIPPED
 
     assert carrier.sent == []
     assert stored(repository).status is Status.QUEUED
     clock.advance(30)
-    assert dispatch(repository, carrier, clock) is Outcome.DELIVERED
+    assert dispatch(repository, carrier, clock) is Outcome.SENT
 
 
 @pytest.mark.parametrize("past", [timedelta(0), timedelta(seconds=1), timedelta(days=1)])
@@ -257,7 +258,7 @@ def test_a_message_at_or_past_valid_until_is_expired_not_sent(
     repository: InMemoryMessageRepository, clock: FakeClock, past: timedelta
 ) -> None:
     repository.put(a_message(message_id=ID, valid_until=clock.now - past))
-    carrier = ScriptedCarrier(DELIVERED)
+    carrier = ScriptedCarrier(TAKEN)
 
     outcome = dispatch(repository, carrier, clock)
 
@@ -273,7 +274,7 @@ def test_a_message_at_or_past_valid_until_is_expired_not_sent(
 def test_a_message_still_valid_is_sent(repository: InMemoryMessageRepository, clock: FakeClock) -> None:
     repository.put(a_message(message_id=ID, valid_until=clock.now + timedelta(milliseconds=1)))
 
-    assert dispatch(repository, ScriptedCarrier(DELIVERED), clock) is Outcome.DELIVERED
+    assert dispatch(repository, ScriptedCarrier(TAKEN), clock) is Outcome.SENT
 
 
 def test_an_expiry_lost_to_a_cancel_is_a_skip(
@@ -283,7 +284,7 @@ def test_an_expiry_lost_to_a_cancel_is_a_skip(
     repository.put(a_message(message_id=ID, valid_until=clock.now - timedelta(seconds=5)))
     repository.before["expire"] = lambda: repository.cancel(ORG, ID, clock.now)
 
-    outcome = dispatch(repository, ScriptedCarrier(DELIVERED), clock)
+    outcome = dispatch(repository, ScriptedCarrier(TAKEN), clock)
 
     assert outcome is Outcome.SKIPPED
     assert stored(repository).status is Status.CANCELED
@@ -297,7 +298,7 @@ def test_a_retryable_refusal_puts_the_message_back_for_another_try(
     repository: InMemoryMessageRepository, clock: FakeClock
 ) -> None:
     repository.put(a_message(message_id=ID))
-    carrier = ScriptedCarrier(THROTTLED, DELIVERED)
+    carrier = ScriptedCarrier(THROTTLED, TAKEN)
 
     # When the carrier throttles the first attempt
     first = dispatch(repository, carrier, clock)
@@ -312,7 +313,7 @@ def test_a_retryable_refusal_puts_the_message_back_for_another_try(
 
     # And the next delivery sends it as attempt 2
     clock.advance(60)
-    assert dispatch(repository, carrier, clock) is Outcome.DELIVERED
+    assert dispatch(repository, carrier, clock) is Outcome.SENT
     assert [sent.attempt for sent in carrier.sent] == [1, 2]
     assert stored(repository).attempts == 2
 
@@ -397,7 +398,7 @@ def test_the_sandbox_table_drives_each_outcome(
         "+15555550102": Outcome.RETRY,
         "+15555550103": Outcome.SENT,
         "+15555550104": Outcome.FAILED,
-        "+15555550199": Outcome.DELIVERED,
+        "+15555550199": Outcome.SENT,
     }
     for index, number in enumerate(numbers):
         repository.put(a_message(message_id=f"0193a6c0-0000-7000-8000-00000000010{index}", to=number))
@@ -428,5 +429,5 @@ def test_concurrent_deliveries_of_one_message_reach_the_carrier_once(
     for thread in threads:
         thread.join()
 
-    assert sorted(outcomes) == sorted([Outcome.DELIVERED] + [Outcome.SKIPPED] * 7)
+    assert sorted(outcomes) == sorted([Outcome.SENT] + [Outcome.SKIPPED] * 7)
     assert sandbox.times_accepted(ID) == 1

@@ -25,7 +25,7 @@ def test_only_queued_is_cancelable() -> None:
 
 
 def test_the_terminal_states_have_no_exits() -> None:
-    assert {Status.DELIVERED, Status.FAILED, Status.CANCELED, Status.EXPIRED} == TERMINAL
+    assert {Status.DELIVERED, Status.UNDELIVERED, Status.FAILED, Status.CANCELED, Status.EXPIRED} == TERMINAL
     for status in TERMINAL:
         assert not any(can_transition(status, target) for target in Status)
 
@@ -39,7 +39,7 @@ def test_the_terminal_states_have_no_exits() -> None:
         (Status.SENDING, Status.SENT),
         (Status.SENDING, Status.FAILED),
         (Status.SENT, Status.DELIVERED),
-        (Status.SENT, Status.FAILED),
+        (Status.SENT, Status.UNDELIVERED),
     ],
 )
 def test_the_designs_edges_are_allowed(current: Status, target: Status) -> None:
@@ -56,6 +56,10 @@ def test_the_designs_edges_are_allowed(current: Status, target: Status) -> None:
         (Status.SENDING, Status.EXPIRED),
         (Status.SENT, Status.CANCELED),
         (Status.SENT, Status.QUEUED),
+        (Status.SENT, Status.FAILED),  # handed over: a carrier's refusal afterwards is undelivered
+        (Status.SENDING, Status.DELIVERED),  # only a receipt says delivered, never the send itself
+        (Status.DELIVERED, Status.UNDELIVERED),
+        (Status.UNDELIVERED, Status.DELIVERED),
         (Status.CANCELED, Status.QUEUED),
         (Status.EXPIRED, Status.SENDING),
     ],

@@ -222,7 +222,6 @@ def test_a_lease_failure_lost_to_a_late_record_is_not_counted(
             provider_message_id="p",
             carrier="sandbox",
             cost=stored(repository, 1).cost.amount,
-            delivered=True,
         )
 
     repository.before["record_failed"] = dispatcher_records_it
@@ -231,7 +230,7 @@ def test_a_lease_failure_lost_to_a_late_record_is_not_counted(
     report = run(repository, queue, clock)
 
     assert report.failed == 0
-    assert stored(repository, 1).status is Status.DELIVERED
+    assert stored(repository, 1).status is Status.SENT
     assert metric_values("MessagesFailed") == []
 
 
@@ -449,6 +448,28 @@ def test_a_message_known_to_be_queued_is_offered_again_once_the_queue_has_no_bac
     # Then it is not there: it is offered again (the claim keeps a second copy from sending twice)
     assert run(repository, queue, clock).requeued == 1
     assert queue.queue == [(ORG, message_id(1))]
+
+
+def test_what_the_sweep_requeued_itself_is_no_backlog_to_wait_behind(
+    repository: InMemoryMessageRepository, queue: FakeTriggers, clock: FakeClock
+) -> None:
+    # Given a message whose enqueue was lost, read first, and one known to have been enqueued whose
+    # record is gone too, read after it; the queue holds only what this sweep puts on it
+    lost, known = next(
+        (a, b)
+        for a in range(1, 50)
+        for b in range(1, 50)
+        if int(repository.due_shard(message_id(a))) < int(repository.due_shard(message_id(b)))
+    )
+    accepted(repository, a_message(message_id=message_id(lost)))
+    enqueued(repository, known)
+    queue.backlog = lambda: len(queue.queue)  # type: ignore[method-assign]
+    clock.advance(61)
+
+    # When the sweeper runs, the first one's requeue does not hold the second one back
+    report = run(repository, queue, clock)
+    assert (report.requeued, report.waiting) == (2, 0)
+    assert queue.queue == [(ORG, message_id(lost)), (ORG, message_id(known))]
 
 
 def test_a_message_that_waited_on_the_queue_too_long_is_offered_again_despite_a_backlog(

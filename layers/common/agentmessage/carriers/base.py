@@ -24,18 +24,16 @@ class OutboundMessage:
     channel: str  # "sms" or "mms"
     media_urls: tuple[str, ...] = ()
     attempt: int = 1  # 1 on the first hand-over, 2 after one retryable failure, ...
+    encoding: str = "GSM-7"
+    parts: int = 1
 
 
 @dataclass(frozen=True, slots=True)
 class SendResult:
-    """The carrier accepted the message.
-
-    ``delivered`` is true when the carrier confirmed delivery synchronously (the sandbox does);
-    otherwise the message stays ``sent`` until a receipt arrives.
-    """
+    """The carrier accepted the message, as ``provider_message_id``: it is ``sent``, and what
+    became of it arrives later, as receipts."""
 
     provider_message_id: str
-    delivered: bool = False
 
 
 @dataclass(slots=True, eq=False)
@@ -74,3 +72,6 @@ class Carrier(Protocol):
     name: str
 
     def send(self, message: OutboundMessage, *, time_left: TimeLeft = no_time_limit) -> SendResult: ...
+
+    def recorded(self, message: OutboundMessage, result: SendResult) -> None:
+        """The send is recorded (``sent``): a carrier that reports receipts itself may now."""

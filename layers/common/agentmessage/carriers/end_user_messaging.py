@@ -106,7 +106,10 @@ class EndUserMessagingCarrier:
             raise _from_client_error(exc) from exc
         except BotoCoreError as exc:
             raise _from_botocore_error(exc) from exc
-        return SendResult(provider_message_id=message_id, delivered=False)
+        return SendResult(provider_message_id=message_id)
+
+    def recorded(self, message: OutboundMessage, result: SendResult) -> None:
+        """Nothing: AWS reports receipts through the configuration set's event destination."""
 
     def _send_text(self, message: OutboundMessage) -> str:
         params: SendTextMessageRequestTypeDef = {

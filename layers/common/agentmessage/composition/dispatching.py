@@ -1,24 +1,26 @@
 """Cached factories for the pipeline: the carriers by mode, the dispatch policy, the requeue trigger."""
 
 from datetime import timedelta
-from functools import cache
 
 from agentmessage.carriers.base import Carrier
 from agentmessage.carriers.sandbox import SandboxCarrier
+from agentmessage.composition.cached import cached
 from agentmessage.composition.settings import DispatchSettings
 from agentmessage.domain.dispatch import DispatchPolicy, Pricing
 from agentmessage.domain.message import Mode
 from agentmessage.integration import aws_clients
 from agentmessage.integration.dispatch_triggers import QueueTrigger
-from agentmessage.integration.time_budget import CallLimits
+from agentmessage.integration.time_budget import PIPELINE, CallLimits
 
 
-@cache
-def sandbox_carrier() -> SandboxCarrier:
-    return SandboxCarrier()
+@cached
+def sandbox_carrier(receipts_topic_arn: str) -> SandboxCarrier:
+    from agentmessage.integration.receipts_topic import TopicPublisher
+
+    return SandboxCarrier(TopicPublisher(aws_clients.sns(PIPELINE), receipts_topic_arn))
 
 
-@cache
+@cached
 def live_carrier(settings: DispatchSettings) -> Carrier:
     # Only a live send pays for these imports: a container that only sends test messages never does.
     from agentmessage.carriers.end_user_messaging import EndUserMessagingCarrier
@@ -35,10 +37,10 @@ def live_carrier(settings: DispatchSettings) -> Carrier:
 
 def carrier_for(settings: DispatchSettings, mode: Mode) -> Carrier:
     """Test keys never leave the system: their messages go to the sandbox carrier."""
-    return live_carrier(settings) if mode is Mode.LIVE else sandbox_carrier()
+    return live_carrier(settings) if mode is Mode.LIVE else sandbox_carrier(settings.receipts_topic_arn)
 
 
-@cache
+@cached
 def dispatch_policy(settings: DispatchSettings) -> DispatchPolicy:
     return DispatchPolicy(
         lease=timedelta(seconds=settings.sending_lease_seconds),
@@ -47,7 +49,7 @@ def dispatch_policy(settings: DispatchSettings) -> DispatchPolicy:
     )
 
 
-@cache
+@cached
 def requeue(queue_url: str, limits: CallLimits) -> QueueTrigger:
     return QueueTrigger(aws_clients.sqs(limits), queue_url)
 

@@ -1,9 +1,9 @@
 """Cached factories for the send and cancel functions: dispatch triggers, schedules, idempotency."""
 
 from collections.abc import Callable
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
+from agentmessage.composition.cached import cached
 from agentmessage.composition.settings import SendSettings
 from agentmessage.integration import aws_clients
 from agentmessage.integration.dispatch_triggers import AwsDispatchTriggers, ScheduleRemover
@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from agentmessage.api.idempotency import Idempotent
 
 
-@cache
+@cached
 def send_triggers(settings: SendSettings, limits: CallLimits) -> AwsDispatchTriggers:
     return AwsDispatchTriggers(
         aws_clients.sqs(limits),
@@ -26,12 +26,12 @@ def send_triggers(settings: SendSettings, limits: CallLimits) -> AwsDispatchTrig
     )
 
 
-@cache
+@cached
 def schedule_remover(group: str, limits: CallLimits) -> ScheduleRemover:
     return ScheduleRemover(aws_clients.scheduler(limits), group)
 
 
-@cache
+@cached
 def idempotent(table: str, limits: CallLimits, operation: Callable[..., dict[str, Any]]) -> "Idempotent":
     # Powertools idempotency: imported by the send function alone, never by cancel.
     from agentmessage.api.idempotency import Idempotent

@@ -45,6 +45,12 @@ class DispatchSettings(ReadSettings):
     max_send_attempts: int = Field(alias="MAX_SEND_ATTEMPTS", default=5, ge=1)
     # Where a live MMS's media is staged for SendMediaMessage (which reads only s3:// URLs).
     media_bucket: str = Field(alias="MEDIA_BUCKET", min_length=3, max_length=63)
+    # Where the sandbox publishes its receipts, as End User Messaging publishes a live send's.
+    receipts_topic_arn: str = Field(alias="RECEIPTS_TOPIC_ARN", min_length=1)
+
+
+class ReceiptSettings(ReadSettings):
+    pass
 
 
 class SweepSettings(ReadSettings):

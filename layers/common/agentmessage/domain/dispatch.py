@@ -24,7 +24,6 @@ RETRY_DELAY = timedelta(seconds=60)
 
 class Outcome(StrEnum):
     SENT = "sent"
-    DELIVERED = "delivered"
     FAILED = "failed"
     EXPIRED = "expired"
     SKIPPED = "skipped"
@@ -66,6 +65,8 @@ def _outbound(message: Message) -> OutboundMessage:
         channel=message.channel.value,
         media_urls=tuple(message.media_urls),
         attempt=message.attempts,
+        encoding=message.encoding,
+        parts=message.parts,
     )
 
 
@@ -102,8 +103,9 @@ def dispatch_message(
         return _not_claimed(repository, org_id, message_id, claim.message, claimed_at)
     message = claim.message
     carrier = carrier_for(message.mode)
+    outbound = _outbound(message)
     try:
-        result = carrier.send(_outbound(message), time_left=time_left)
+        result = carrier.send(outbound, time_left=time_left)
     except CarrierError as error:
         return _refused(repository, message, error, policy, now())
     sent_at = now()
@@ -114,15 +116,16 @@ def dispatch_message(
         provider_message_id=result.provider_message_id,
         carrier=carrier.name,
         cost=policy.pricing.cost(message),
-        delivered=result.delivered,
     )
-    if not recorded.won:  # only a lease-expired sweep can get here first; the carrier has it anyway
+    if recorded.won:
+        carrier.recorded(outbound, result)  # the carrier's receipts may follow now
+    else:  # only a lease-expired sweep can get here first; the carrier has it anyway
         logger.error("sent message was no longer sending", extra={"message_id": message_id})
     metrics.add_metric(name="MessagesSent", unit=MetricUnit.Count, value=1)
     delay_ms = max(0.0, (sent_at - message.due_at).total_seconds() * 1000)
     metrics.add_metric(name="SendDelay", unit=MetricUnit.Milliseconds, value=delay_ms)
     logger.info("message sent", extra={"message_id": message_id, "carrier": carrier.name})
-    return Outcome.DELIVERED if result.delivered else Outcome.SENT
+    return Outcome.SENT
 
 
 def _refused(

@@ -12,7 +12,7 @@ from typing import Any, Protocol
 
 from agentmessage.domain.commands import Once
 from agentmessage.domain.message import Message, MessageError
-from agentmessage.domain.status import Status
+from agentmessage.domain.status import Change, Status
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,9 +82,8 @@ class MessageRepository(Protocol):
         provider_message_id: str,
         carrier: str,
         cost: Decimal,
-        delivered: bool,
     ) -> Transition:
-        """sending -> sent (or delivered, when the carrier confirmed delivery at once)."""
+        """sending -> sent: the carrier took it, as ``provider_message_id``."""
 
     def record_failed(
         self,
@@ -97,6 +96,20 @@ class MessageRepository(Protocol):
     ) -> Transition:
         """sending -> failed. With ``lease_expired`` (the sweeper), only once the claim's lease has
         passed on the item itself: the carrier may have the message, so it is never sent again."""
+
+    def record_receipt(
+        self,
+        org_id: str,
+        message_id: str,
+        change: Change,
+        *,
+        provider_message_id: str,
+        at: datetime,
+        error: MessageError | None,
+    ) -> Transition:
+        """A final receipt's ``change`` (``RECEIPT_*``) of the message sent as ``provider_message_id``:
+        completed ``at``, with ``error`` as its one error (none once delivered). An unconfirmed
+        outcome is recorded once; a definite one may follow it."""
 
     def postpone(
         self, org_id: str, message_id: str, due_at: datetime, enqueued_at: datetime | None = None

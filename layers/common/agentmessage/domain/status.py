@@ -16,6 +16,7 @@ class Status(StrEnum):
     SENDING = "sending"
     SENT = "sent"
     DELIVERED = "delivered"
+    UNDELIVERED = "undelivered"
     FAILED = "failed"
     CANCELED = "canceled"
     EXPIRED = "expired"
@@ -30,10 +31,10 @@ class Change(StrEnum):
     RELEASE = "release"  # a retryable carrier refusal: back to the queue
     POSTPONE = "postpone"  # still queued, looked at again later
     RECORD_SENT = "record_sent"  # the carrier took it
-    RECORD_DELIVERED = "record_delivered"  # the carrier took it and confirmed delivery at once
     RECORD_FAILED = "record_failed"  # never handed over, or the outcome is unknown
     RECEIPT_DELIVERED = "receipt_delivered"  # a final receipt: it arrived
-    RECEIPT_FAILED = "receipt_failed"  # a final receipt: the carrier could not deliver it
+    RECEIPT_UNDELIVERED = "receipt_undelivered"  # a final receipt: the carrier could not deliver it
+    RECEIPT_UNCONFIRMED = "receipt_unconfirmed"  # a final receipt with no outcome: still sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,11 +55,10 @@ CHANGES: MappingProxyType[Change, Edge] = MappingProxyType(
         Change.RELEASE: _edge({Status.SENDING}, Status.QUEUED),
         Change.POSTPONE: _edge({Status.QUEUED}, Status.QUEUED),
         Change.RECORD_SENT: _edge({Status.SENDING}, Status.SENT),
-        # A sandbox carrier confirms delivery in the same call, so sending may end in delivered.
-        Change.RECORD_DELIVERED: _edge({Status.SENDING}, Status.DELIVERED),
         Change.RECORD_FAILED: _edge({Status.SENDING}, Status.FAILED),
         Change.RECEIPT_DELIVERED: _edge({Status.SENT}, Status.DELIVERED),
-        Change.RECEIPT_FAILED: _edge({Status.SENT}, Status.FAILED),
+        Change.RECEIPT_UNDELIVERED: _edge({Status.SENT}, Status.UNDELIVERED),
+        Change.RECEIPT_UNCONFIRMED: _edge({Status.SENT}, Status.SENT),
     }
 )
 

@@ -90,7 +90,8 @@ class _Sweep:
         if self.backlog is None:
             self.step()
             try:
-                self.backlog = self.requeue.backlog()
+                # What this sweep requeued itself is no sign that an older enqueue still waits.
+                self.backlog = max(0, self.requeue.backlog() - self.report.requeued)
             except AgentMessageError:
                 self.report.errors += 1
                 self.backlog = 0  # unknown: offer it again, the claim keeps that safe

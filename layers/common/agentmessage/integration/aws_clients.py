@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
     from agentmessage.carriers.media import MediaStore
+    from agentmessage.integration.receipts_topic import TopicClient
 
 _made: dict[tuple[str, CallLimits], Any] = {}
 # boto3's default session is not safe to make clients from in several threads at once.
@@ -48,6 +49,11 @@ def sqs(limits: CallLimits) -> "SQSClient":
 
 def scheduler(limits: CallLimits) -> "EventBridgeSchedulerClient":
     client: EventBridgeSchedulerClient = _client("scheduler", limits)
+    return client
+
+
+def sns(limits: CallLimits) -> "TopicClient":
+    client: TopicClient = _client("sns", limits)
     return client
 
 

@@ -7,7 +7,6 @@ org and no lookup can cross orgs. Messages that the sweeper may need to act on (
 derived from the domain's status machine (``domain.status.CHANGES``).
 """
 
-import hashlib
 import uuid
 import zlib
 from collections.abc import Callable, Mapping
@@ -19,7 +18,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from agentmessage.domain.clock import from_iso, to_iso
 from agentmessage.domain.commands import Once
-from agentmessage.domain.errors import RequestKeyReused, Unavailable
+from agentmessage.domain.errors import Unavailable
 from agentmessage.domain.message import Cost, Message, MessageError
 from agentmessage.domain.ports import DueEntry, DuePage, Transition
 from agentmessage.domain.status import CHANGES, Change, Status
@@ -32,6 +31,7 @@ from agentmessage.integration.message_items import (
     time_of,
     to_item,
 )
+from agentmessage.integration.request_keys import RequestKeys
 from agentmessage.observability import logger
 
 if TYPE_CHECKING:
@@ -40,10 +40,6 @@ if TYPE_CHECKING:
 DUE_INDEX = "due-index"
 _CONDITION_FAILED = "ConditionalCheckFailedException"
 _NAMES = {"#status": "status", "#errors": "errors"}  # reserved words in DynamoDB expressions
-_TRANSACTION_CANCELED = "TransactionCanceledException"
-# A request key's record (in the Idempotency table, beside Powertools' own records) is kept this long.
-ONCE_RETENTION_SECONDS = 24 * 60 * 60
-ONCE_PREFIX = "message#"
 
 
 # -- conditions ---------------------------------------------------------------------------------------
@@ -74,7 +70,7 @@ class DynamoMessageRepository:
         self._client = client
         self._table = table
         self._due_shards = due_shards
-        self._once_table = once_table
+        self._once = RequestKeys(client, table, once_table) if once_table else None
 
     def due_shard(self, message_id: str) -> str:
         return str(zlib.crc32(message_id.encode()) % self._due_shards)
@@ -87,7 +83,8 @@ class DynamoMessageRepository:
         item["due_shard"] = string_value(self.due_shard(message.id))
         item["due_at"] = string_value(to_iso(due_at))
         if once is not None:
-            return self._create_once(message, item, once)
+            assert self._once is not None, "creation under a request key needs the once table"
+            return self._once.create(message, item, once)
         try:
             self._client.put_item(
                 TableName=self._table, Item=item, ConditionExpression="attribute_not_exists(id)"
@@ -101,81 +98,9 @@ class DynamoMessageRepository:
             raise Unavailable() from exc
         return message
 
-    def _once_key(self, once: Once) -> dict[str, Any]:
-        return {"id": string_value(ONCE_PREFIX + once.digest)}
-
-    def _create_once(self, message: Message, item: dict[str, Any], once: Once) -> Message:
-        """The message and its request key's record in one transaction: both or neither. A key
-        already recorded answers the message stored under it (or ``RequestKeyReused``)."""
-        assert self._once_table is not None, "creation under a request key needs the once table"
-        record = {
-            **self._once_key(once),
-            "org_id": item["org_id"],
-            "message_id": item["id"],
-            "fingerprint": string_value(once.fingerprint),
-            "message": {
-                "M": {name: value for name, value in item.items() if name not in ("due_shard", "due_at")}
-            },
-            "expiration": {"N": str(int(message.created_at.timestamp()) + ONCE_RETENTION_SECONDS)},
-        }
-        token = hashlib.sha256(f"{once.digest}/{message.id}".encode()).hexdigest()[:36]
-        try:
-            self._client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self._once_table,
-                            "Item": record,
-                            "ConditionExpression": "attribute_not_exists(id)",
-                            "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
-                        }
-                    },
-                    {
-                        "Put": {
-                            "TableName": self._table,
-                            "Item": item,
-                            "ConditionExpression": "attribute_not_exists(id)",
-                        }
-                    },
-                ],
-                ClientRequestToken=token,  # botocore's own resend of this call is the same call
-            )
-        except ClientError as exc:
-            reasons = exc.response.get("CancellationReasons") or []
-            if exc.response.get("Error", {}).get("Code") != _TRANSACTION_CANCELED or not reasons:
-                raise Unavailable() from exc
-            if reasons[0].get("Code") != "ConditionalCheckFailed":
-                raise Unavailable() from exc
-            earlier = reasons[0].get("Item") or self._once_record(once)
-            if earlier is None:
-                raise Unavailable() from exc
-            return self._answer_for(earlier, once)
-        except BotoCoreError as exc:
-            raise Unavailable() from exc
-        return message
-
-    def _once_record(self, once: Once) -> Mapping[str, Any] | None:
-        assert self._once_table is not None, "a request key's record needs the once table"
-        try:
-            response = self._client.get_item(
-                TableName=self._once_table, Key=self._once_key(once), ConsistentRead=True
-            )
-        except (ClientError, BotoCoreError) as exc:
-            raise Unavailable() from exc
-        found: Mapping[str, Any] | None = response.get("Item")
-        return found
-
-    @staticmethod
-    def _answer_for(record: Mapping[str, Any], once: Once) -> Message:
-        if text(record, "fingerprint") != once.fingerprint:
-            raise RequestKeyReused()
-        return from_item(record["message"]["M"])
-
     def created_once(self, org_id: str, once: Once) -> Message | None:
-        record = self._once_record(once)
-        if record is None or text(record, "org_id") != org_id:
-            return None
-        return self._answer_for(record, once)
+        assert self._once is not None, "a request key's record needs the once table"
+        return self._once.message_of(org_id, once)
 
     def get(self, org_id: str, message_id: str) -> Message | None:
         try:
@@ -270,12 +195,14 @@ class DynamoMessageRepository:
         )
 
     def release(self, org_id: str, message_id: str, due_at: datetime) -> Transition:
+        """Back to queued, due again at ``due_at``. Its record is in flight, not waiting in the
+        queue's backlog, so ``enqueued_at`` goes: the sweeper offers it again once it is due."""
         due = to_iso(due_at)
         return self._transition(
             org_id,
             message_id,
             Change.RELEASE,
-            update="SET #status = :target, due_at = :due",
+            update="SET #status = :target, due_at = :due REMOVE enqueued_at",
             values=_values(due=due),
             already_done=lambda old: text(old, "status") == Status.QUEUED and text(old, "due_at") == due,
         )
@@ -289,20 +216,50 @@ class DynamoMessageRepository:
         provider_message_id: str,
         carrier: str,
         cost: Decimal,
-        delivered: bool,
     ) -> Transition:
-        completed = "completed_at = :now, " if delivered else ""
         return self._transition(
             org_id,
             message_id,
-            Change.RECORD_DELIVERED if delivered else Change.RECORD_SENT,
-            update=f"SET #status = :target, sent_at = :now, {completed}provider_message_id = :provider, "
+            Change.RECORD_SENT,
+            update="SET #status = :target, sent_at = :now, provider_message_id = :provider, "
             "carrier = :carrier, cost = :cost REMOVE due_shard, due_at",
             values={
                 **_values(now=to_iso(now), provider=provider_message_id, carrier=carrier),
                 ":cost": cost_value(Cost(cost)),
             },
             already_done=lambda old: text(old, "provider_message_id") == provider_message_id,
+        )
+
+    def record_receipt(
+        self,
+        org_id: str,
+        message_id: str,
+        change: Change,
+        *,
+        provider_message_id: str,
+        at: datetime,
+        error: MessageError | None,
+    ) -> Transition:
+        stamp = to_iso(at)
+        condition = "provider_message_id = :provider"
+        if change is Change.RECEIPT_UNCONFIRMED:  # once: a second one is a duplicate
+            condition += " AND attribute_not_exists(completed_at)"
+        if error is None:
+            update = "SET #status = :target, completed_at = :at REMOVE #errors"
+        else:
+            update = "SET #status = :target, completed_at = :at, #errors = :errors"
+        target = CHANGES[change].target
+        return self._transition(
+            org_id,
+            message_id,
+            change,
+            condition=condition,
+            update=update,
+            values={
+                **_values(provider=provider_message_id, at=stamp),
+                **({":errors": error_list([error])} if error is not None else {}),
+            },
+            already_done=lambda old: text(old, "status") == target and text(old, "completed_at") == stamp,
         )
 
     def record_failed(
