@@ -9,7 +9,7 @@ SAM_HOME := $(CURDIR)/.venv-sam
 SAM := $(SAM_HOME)/bin/sam
 CHECKOV_HOME := $(CURDIR)/.venv-checkov
 
-.PHONY: install uv run test test-unit test-integration test-e2e lint format typecheck cfn-lint checkov template-check build deploy bench bench-start openapi clean
+.PHONY: install uv run test test-unit test-integration test-e2e lint format typecheck cfn-lint checkov template-check build deploy bench bench-start bench-burst openapi clean
 
 uv:  ## uv for $(PYTHON): already there, else pip-installed, else bootstrapped into .venv-uv
 	@$(PYTHON) -m uv --version >/dev/null 2>&1 || test -x $(UV_HOME)/bin/uv || \
@@ -85,6 +85,9 @@ bench: install  ## cold start and warm time per function, against floors measure
 
 bench-start: install  ## seconds from `make run` to the first answered send (median of 5)
 	$(RUN) python bench/local_start.py
+
+bench-burst: install  ## a burst at the stage's rate limit for 60 s, and how long until every message is out
+	$(RUN) python bench/burst.py
 
 openapi: install
 	$(RUN) agentmessage openapi > docs/openapi.json

@@ -31,6 +31,8 @@ import re  # noqa: E402
 import sys  # noqa: E402
 from collections.abc import Callable, Iterator, Mapping  # noqa: E402
 from typing import Any  # noqa: E402
+from urllib.parse import parse_qs  # noqa: E402
+from xml.sax.saxutils import escape  # noqa: E402
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -131,12 +133,17 @@ class FakeAws:
         began = perf_counter_ns()
         _, service, operation = event_name.split(".", 2)
         self.calls.append(f"{service}.{operation}")
-        answer = self._answer(service, operation, request)
+        if service == "sns":  # the query protocol: a form in, XML out
+            body = _sns(operation, request.body)
+            content_type = "text/xml"
+        else:
+            body = json.dumps(self._answer(service, operation, request)).encode()
+            content_type = _CONTENT_TYPES.get(service, "application/x-amz-json-1.0")
         headers: Any = {
-            "Content-Type": _CONTENT_TYPES.get(service, "application/x-amz-json-1.0"),
+            "Content-Type": content_type,
             "x-amzn-RequestId": "00000000-0000-4000-8000-000000000000",
         }
-        response = self._response(request.url, 200, headers, _Raw(json.dumps(answer).encode()))
+        response = self._response(request.url, 200, headers, _Raw(body))
         self.stub_ns += perf_counter_ns() - began
         return response
 
@@ -173,6 +180,14 @@ class FakeAws:
                 params.get("ExpressionAttributeValues", {}),
             )
             return {"Attributes": updated}
+        if operation == "PutItem":  # kept as the table's item, as the next write on it would find it
+            self.items.setdefault(table, params["Item"])
+            return {}
+        if operation == "TransactWriteItems":
+            for action in params["TransactItems"]:
+                if "Put" in action:
+                    self.items.setdefault(action["Put"]["TableName"], action["Put"]["Item"])
+            return {}
         if operation == "Query":
             return {"Items": [], "Count": 0, "ScannedCount": 0}
         if operation == "CreateTable":
@@ -180,6 +195,34 @@ class FakeAws:
         if operation == "UpdateTimeToLive":
             return {"TimeToLiveSpecification": params.get("TimeToLiveSpecification", {})}
         return {}  # PutItem, DeleteItem: the write succeeded
+
+
+def _sns(operation: str, body: Any) -> bytes:
+    """The answer to an SNS call: the topic, subscription and publish calls the functions and the
+    stack's creation make."""
+    form = parse_qs(body.decode() if isinstance(body, bytes) else (body or ""))
+    topic = form.get("TopicArn", [f"arn:aws:sns:{REGION}:{ACCOUNT}:{form.get('Name', ['topic'])[0]}"])[0]
+    if operation == "CreateTopic":
+        result = f"<TopicArn>{topic}</TopicArn>"
+    elif operation == "Subscribe":
+        result = f"<SubscriptionArn>{topic}:00000000-0000-4000-8000-000000000002</SubscriptionArn>"
+    elif operation == "ListSubscriptionsByTopic":
+        result = "<Subscriptions/>"
+    elif operation == "PublishBatch":
+        ids = [values[0] for key, values in form.items() if key.endswith(".Id")]
+        members = "".join(
+            f"<member><Id>{escape(each)}</Id><MessageId>00000000-0000-4000-8000-{index:012d}</MessageId></member>"
+            for index, each in enumerate(ids)
+        )
+        result = f"<Successful>{members}</Successful><Failed/>"
+    else:
+        result = ""
+    return (
+        f'<{operation}Response xmlns="http://sns.amazonaws.com/doc/2010-03-31/">'
+        f"<{operation}Result>{result}</{operation}Result>"
+        f"<ResponseMetadata><RequestId>00000000-0000-4000-8000-000000000000</RequestId></ResponseMetadata>"
+        f"</{operation}Response>"
+    ).encode()
 
 
 def _md5(text: str) -> str:

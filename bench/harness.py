@@ -18,9 +18,11 @@ from typing import Any
 
 import boto3
 
+from agentmessage.carriers.receipt_events import event_record
 from agentmessage.domain.clock import to_iso
 from agentmessage.domain.ids import new_message_id
 from agentmessage.domain.message import Message, Mode
+from agentmessage.domain.status import Status
 from agentmessage.integration.message_items import to_item
 from agentmessage.keys.api_keys import generate_key, hash_key
 from agentmessage_local.resources import REGION, create_stack
@@ -190,6 +192,13 @@ def build_functions() -> dict[str, Function]:
             expect=("batchItemFailures", []),
             items={messages: _message_item(immediate)},
         ),
+        "Receipt": make(
+            "Receipt",
+            "ReceiptFunction",
+            event=sqs_event([_receipt_body(now) for _ in range(BATCH)]),
+            expect=("batchItemFailures", []),
+            items={messages: _message_item(_sent(now))},
+        ),
         "Sweep": make(
             "Sweep",
             "SweepFunction",
@@ -197,6 +206,35 @@ def build_functions() -> dict[str, Function]:
             expect=("pages", int(environments["SweepFunction"].get("SWEEP_SHARDS", "4"))),
         ),
     }
+
+
+PROVIDER_ID = "00000000-0000-4000-8000-000000000001"  # the carrier's id of every sent bench message
+
+
+def _sent(now: datetime) -> Message:
+    return replace(
+        _message(now), status=Status.SENT, sent_at=now, provider_message_id=PROVIDER_ID, carrier="sandbox"
+    )
+
+
+def _receipt_body(now: datetime) -> str:
+    """A final TEXT_DELIVERED event record, as the receipts topic delivers it raw, for a message of
+    its own (the stub answers every one as the same sent message, with its id)."""
+    return json.dumps(
+        event_record(
+            event_type="TEXT_DELIVERED",
+            final=True,
+            at=now,
+            provider_message_id=PROVIDER_ID,
+            org_id=ORG,
+            message_id=new_message_id(),
+            origination=SEND_BODY["from"],
+            destination=SEND_BODY["to"],
+            encoding="GSM-7",
+            parts=1,
+            status_description="Message has been accepted by phone",
+        )
+    )
 
 
 class ChildFailed(RuntimeError):

@@ -1,4 +1,5 @@
-"""AgentMessage benchmark: cold start per function, warm time per route, dispatcher throughput.
+"""AgentMessage benchmark: cold start per function, warm time per route, dispatcher and receipt
+function throughput.
 
     uv run python bench/run.py          # or: make bench   (2 to 4 minutes on 2 busy cores)
 
@@ -16,8 +17,10 @@ medians throughout, so a noisy shared machine moves both sides together:
    in blocks alternating with the bare botocore calls one invocation makes (same clients, same
    stub, same parameters). Aim: at most 2 x the bare calls.
 3. Dispatcher: SQS events of 10 records through the dispatch handler with the sandbox carrier;
-   messages per second beside the bare writes, and AWS calls per message beside the floor of two
-   writes (claim, record).
+   messages per second beside the bare calls, and AWS calls per message beside the floor of three
+   (claim, the carrier's call, record).
+4. Receipt function: SQS events of 10 final receipts; receipts per second beside the bare writes,
+   and DynamoDB calls per receipt beside the floor of one conditional write.
 
 Results go to stdout and to ``bench/RESULTS.md``. ``bench/importtime.py`` explains a cold start.
 """
@@ -44,8 +47,11 @@ from bench.report import markdown_table  # noqa: E402
 
 COLD_AIM = 1.25
 WARM_AIM = 2.0
-CALLS_FLOOR = 2  # claim and record: two conditional writes per message
-FUNCTIONS = ("Authorizer", "SendMessage", "GetMessage", "CancelMessage", "Dispatch", "Sweep")
+# Claim, the carrier's call, record: two conditional writes and one call to the carrier per message
+# (the sandbox's publish of the message's receipts stands where a live send calls SendTextMessage).
+CALLS_FLOOR = 3
+RECEIPT_CALLS_FLOOR = 1  # one conditional write per final receipt
+FUNCTIONS = ("Authorizer", "SendMessage", "GetMessage", "CancelMessage", "Dispatch", "Sweep", "Receipt")
 # Cold-start rows: every function, and the send function's first request with an Idempotency-Key.
 COLD_ROWS = ("Authorizer", "SendMessage", "SendMessage+Idempotency-Key", *FUNCTIONS[2:])
 # The same first request with the layer as sam's python3.13 build method ships it: no bytecode,
@@ -212,7 +218,7 @@ def cold_table(series: list[ColdSeries]) -> str:
 
 def measure_warm(
     run: Runner, functions: dict[str, Function], invocations: int, batches: int
-) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     routes: list[dict[str, Any]] = []
     for process_name, route_names in WARM_PROCESSES:
         progress(
@@ -234,20 +240,23 @@ def measure_warm(
         )
         result, _, _ = run.run(spec, function)
         routes.extend(result["routes"])
-    progress(f"dispatcher: {batches} SQS events of {BATCH} records, interleaved with the bare writes")
-    dispatch = functions["Dispatch"]
-    spec = run.write_spec(
-        {
-            "mode": "warm",
-            "items": dispatch.items,
-            "routes": [dispatch.route()],
-            "invocations": batches,
-            "warmup": max(10, batches // 20),
-            "block": 10,
-        }
-    )
-    result, _, _ = run.run(spec, dispatch)
-    return routes, result["routes"][0]
+    queues = {}
+    for name in ("Dispatch", "Receipt"):
+        progress(f"{name}: {batches} SQS events of {BATCH} records, interleaved with the bare calls")
+        function = functions[name]
+        spec = run.write_spec(
+            {
+                "mode": "warm",
+                "items": function.items,
+                "routes": [function.route()],
+                "invocations": batches,
+                "warmup": max(10, batches // 20),
+                "block": 10,
+            }
+        )
+        result, _, _ = run.run(spec, function)
+        queues[name] = result["routes"][0]
+    return routes, queues
 
 
 def warm_table(routes: list[dict[str, Any]]) -> str:
@@ -288,31 +297,31 @@ def warm_table(routes: list[dict[str, Any]]) -> str:
     )
 
 
-def dispatch_table(dispatch: dict[str, Any]) -> str:
+def queue_table(dispatch: dict[str, Any], what: str, floor: int, unit: str) -> str:
     handler, bare = dispatch["handler"], dispatch["bare"]
     per_message = dispatch["calls_per_invocation"] / BATCH
     rows = [
         [
-            f"{BATCH} records, sandbox carrier",
+            f"{BATCH} records, {what}",
             f"{handler['median_us'] / 1000:.2f}",
             f"{BATCH / (handler['median_us'] / 1e6):,.0f}",
             f"{bare['median_us'] / 1000:.2f}",
             f"{BATCH / (bare['median_us'] / 1e6):,.0f}",
             f"{handler['median_us'] / bare['median_us']:.2f}x",
             f"{per_message:.2f}",
-            f"{CALLS_FLOOR}",
-            f"**{per_message / CALLS_FLOOR:.2f}x**",
+            f"{floor}",
+            f"**{per_message / floor:.2f}x**",
         ]
     ]
     return markdown_table(
         [
             "SQS event",
             "handler ms / event",
-            "messages / s",
-            "bare writes ms / event",
-            "bare messages / s",
+            f"{unit}s / s",
+            "bare calls ms / event",
+            f"bare {unit}s / s",
             "time ratio",
-            "AWS calls / message",
+            f"AWS calls / {unit}",
             "floor",
             "calls ratio",
         ],
@@ -320,7 +329,7 @@ def dispatch_table(dispatch: dict[str, Any]) -> str:
         right=range(1, 9),
     ) + (
         f"\n\n{handler['n']} events (medians). Calls per event: {calls_label(dispatch['bare_calls'])}; "
-        f"the bare side replays exactly those writes on the same client. Single process, one event at a time "
+        f"the bare side replays exactly those calls on the same clients. Single process, one event at a time "
         f"(one Lambda instance)."
     )
 
@@ -328,7 +337,10 @@ def dispatch_table(dispatch: dict[str, Any]) -> str:
 # --- summary and output -----------------------------------------------------------------------
 
 
-def summary(series: list[ColdSeries], routes: list[dict[str, Any]], dispatch: dict[str, Any]) -> list[str]:
+def summary(
+    series: list[ColdSeries], routes: list[dict[str, Any]], queues: dict[str, dict[str, Any]]
+) -> list[str]:
+    dispatch, receipt = queues["Dispatch"], queues["Receipt"]
     lines = []
     cold = {one.function.name: one.ratio() for one in series if one.function.name != UNCOMPILED}
     worst = max(cold, key=lambda name: cold[name])
@@ -358,10 +370,19 @@ def summary(series: list[ColdSeries], routes: list[dict[str, Any]], dispatch: di
     status = "met" if per_message <= CALLS_FLOOR else "NOT MET"
     throughput = BATCH / (dispatch["handler"]["median_us"] / 1e6)
     lines.append(
-        f"- Dispatcher AWS calls per message <= {CALLS_FLOOR} (claim, record): {status} "
+        f"- Dispatcher AWS calls per message <= {CALLS_FLOOR} (claim, the carrier, record): {status} "
         f"({per_message:.2f}, {per_message / CALLS_FLOOR:.2f}x the floor); {throughput:,.0f} messages/s "
         f"per instance, {dispatch['handler']['median_us'] / dispatch['bare']['median_us']:.2f}x the time "
-        f"of its bare writes."
+        f"of its bare calls."
+    )
+    per_receipt = receipt["calls_per_invocation"] / BATCH
+    status = "met" if per_receipt <= RECEIPT_CALLS_FLOOR else "NOT MET"
+    throughput = BATCH / (receipt["handler"]["median_us"] / 1e6)
+    lines.append(
+        f"- Receipt function DynamoDB calls per receipt <= {RECEIPT_CALLS_FLOOR} (one conditional write): "
+        f"{status} ({per_receipt:.2f}, {per_receipt / RECEIPT_CALLS_FLOOR:.2f}x the floor); "
+        f"{throughput:,.0f} receipts/s per instance, "
+        f"{receipt['handler']['median_us'] / receipt['bare']['median_us']:.2f}x the time of its bare calls."
     )
     return lines
 
@@ -402,7 +423,9 @@ def main() -> None:
     )
     parser.add_argument("--runs", type=int, default=10, help="cold-start samples per function and floor")
     parser.add_argument("--invocations", type=int, default=2000, help="warm invocations per route")
-    parser.add_argument("--batches", type=int, default=200, help="dispatcher SQS events of 10 records")
+    parser.add_argument(
+        "--batches", type=int, default=200, help="dispatcher and receipt function SQS events of 10 records"
+    )
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: 3 runs, 200 invocations, 40 batches"
     )
@@ -421,14 +444,18 @@ def main() -> None:
     functions[UNCOMPILED] = replace(functions["GetMessage"], name=UNCOMPILED, uncompiled_layer=True)
     with runner() as run:
         series = measure_cold(run, functions, args.runs)
-        routes, dispatch = measure_warm(run, functions, args.invocations, args.batches)
+        routes, queues = measure_warm(run, functions, args.invocations, args.batches)
     sections = [
         (f"Cold start (median of {args.runs} fresh processes each, interleaved)", cold_table(series)),
         ("Warm, per invocation", warm_table(routes)),
-        ("Dispatcher", dispatch_table(dispatch)),
+        ("Dispatcher", queue_table(queues["Dispatch"], "sandbox carrier", CALLS_FLOOR, "message")),
+        (
+            "Receipt function",
+            queue_table(queues["Receipt"], "final TEXT_DELIVERED", RECEIPT_CALLS_FLOOR, "receipt"),
+        ),
         ("How it is measured", NOTES),
     ]
-    lines = summary(series, routes, dispatch)
+    lines = summary(series, routes, queues)
     for title, body in sections[:-1]:
         print(f"## {title}\n\n{body}\n")
     print("## Summary\n")
