@@ -6,6 +6,7 @@ CLI, as a user makes them. Every test here is marked ``e2e``.
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,20 @@ def faults(local_stack: LocalStackProcess) -> Iterator[Faults]:
     """The session stack's fault injection, cleared after each test whatever happens."""
     injection = Faults(local_stack.endpoint_url)
     injection.clear()
+    try:
+        yield injection
+    finally:
+        injection.clear()
+
+
+@contextmanager
+def queue_paused(stack: LocalStackProcess, queue: str) -> Iterator[Faults]:
+    """Records wait on the template's ``queue`` (its ReceiveMessage throttled by the AWS endpoint's
+    fault injection) until the faults are cleared: by the caller, or on leaving."""
+    assert stack.state is not None
+    name = stack.state["stack"]["attributes"][f"{queue}.QueueName"]
+    injection = Faults(stack.endpoint_url)
+    injection.add(service="sqs", operation="ReceiveMessage", match=name, fault="throttle", count=None)
     try:
         yield injection
     finally:

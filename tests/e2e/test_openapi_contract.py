@@ -25,8 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.e2e.api_client import Faults
-from tests.e2e.conftest import OrgKey, create_key
+from tests.e2e.conftest import OrgKey, create_key, queue_paused
 from tests.e2e.local_stack import ROOT, LocalStackProcess
 from tests.support.api import ENVELOPE_ERROR_KEYS
 
@@ -83,14 +82,8 @@ def test_the_api_answers_as_its_document_says(
 @pytest.fixture
 def dispatch_paused(local_stack: LocalStackProcess) -> Iterator[None]:
     """No message leaves ``queued`` meanwhile: the dispatch queue's receives are throttled."""
-    assert local_stack.state is not None
-    queue = local_stack.state["stack"]["attributes"]["DispatchQueue.QueueName"]
-    faults = Faults(local_stack.endpoint_url)
-    faults.add(service="sqs", operation="ReceiveMessage", match=queue, fault="throttle", count=None)
-    try:
+    with queue_paused(local_stack, "DispatchQueue"):
         yield
-    finally:
-        faults.clear()
 
 
 @pytest.fixture

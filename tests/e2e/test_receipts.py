@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.api_client import ApiClient, Faults
-from tests.e2e.conftest import OrgKey
+from tests.e2e.conftest import OrgKey, queue_paused
 from tests.e2e.local_stack import LocalStackProcess
 from tests.e2e.test_sending import message
 
@@ -18,15 +18,9 @@ CHANNELS = pytest.mark.parametrize("channel", [{}, MEDIA], ids=["sms", "mms"])
 
 @pytest.fixture
 def receipts_paused(local_stack: LocalStackProcess) -> Iterator[Faults]:
-    """Receipts wait on their queue (its ReceiveMessage throttled) until the fault is cleared."""
-    assert local_stack.state is not None
-    queue = local_stack.state["stack"]["attributes"]["ReceiptsQueue.QueueName"]
-    faults = Faults(local_stack.endpoint_url)
-    faults.add(service="sqs", operation="ReceiveMessage", match=queue, fault="throttle", count=None)
-    try:
+    """Receipts wait on their queue until the fault is cleared."""
+    with queue_paused(local_stack, "ReceiptsQueue") as faults:
         yield faults
-    finally:
-        faults.clear()
 
 
 @CHANNELS
